@@ -1,0 +1,1 @@
+"""Chart builders: pure functions, data in, Plotly figure out (no Streamlit here)."""
