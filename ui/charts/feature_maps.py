@@ -1,0 +1,181 @@
+"""Feature maps: what each layer computes for one input, as one montage per layer."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.charts.montage import montage_figure, rgb_montage_figure
+from ui.charts.style import GREYS, PALETTE, base_layout
+from ui.inspect import activation_tiles, is_signed, montage, scale_tiles
+
+GAP = 1
+
+
+def activation_figure(
+    a: np.ndarray,
+    *,
+    per_channel: bool = False,
+    layer_name: str = "layer",
+    height: int | None = None,
+) -> go.Figure:
+    """One layer's output for one input: a tile per channel, or one strip of units.
+
+    Parameters
+    ----------
+    a : (C, H, W) or (F,)
+        The layer's output for a single sample (no batch axis).
+    per_channel : bool
+        Scale each channel to its own largest magnitude (shows the pattern of weak channels)
+        instead of one range for the whole layer (shows which channels respond most).
+    layer_name : str
+        Title prefix, e.g. ``"1 · ReLU"``.
+
+    Returns
+    -------
+    go.Figure
+        Signed outputs (before an activation) use a diverging scale centred on 0; outputs
+        that are never negative (after ReLU, pooling of ReLU) a sequential scale from 0.
+    """
+    tiles, kind = activation_tiles(a)
+    signed = is_signed(tiles)
+    scaled, zmax = scale_tiles(tiles, per_tile=per_channel and kind == "channels", signed=signed)
+    m = montage(scaled, gap=GAP)
+    if kind == "channels":
+        c, h, w = tiles.shape
+        fields = {"channel": np.arange(c)}
+        labels = [str(i) for i in range(c)]
+        what = f"{c} channels of {h}×{w}"
+    else:
+        # One tile of units, wrapped row by row: hover gives the unit number.
+        rows, cols = tiles.shape[1:]
+        unit = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+        fields, labels = {}, None
+        what = f"{np.asarray(a).size} units"
+        m = montage(scaled, gap=GAP)
+    scaled_note = (
+        "each channel scaled to its own max"
+        if per_channel and kind == "channels"
+        else f"shared range {'±' if signed else '0 to '}{zmax:.3g}"
+    )
+    title = f"{layer_name}: {what} · {scaled_note}"
+    raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_channel and kind == "channels" else None
+    fig = montage_figure(
+        m,
+        signed=signed,
+        zmax=zmax,
+        colorbar_title="÷ own max" if raw is not None else "activation",
+        tile_fields=fields,
+        raw=raw,
+        labels=labels,
+        title=title,
+        height=height,
+    )
+    if kind == "units":
+        fig.data[0].customdata = unit[..., None]
+        fig.data[0].hovertemplate = "unit %{customdata[0]:.0f}<br>value %{z:.4g}<extra></extra>"
+    return fig
+
+
+def channel_figure(a: np.ndarray, *, title: str, signed: bool | None = None) -> go.Figure:
+    """One feature map enlarged, with its value under the mouse. a: (H, W)."""
+    a = np.asarray(a, dtype=np.float32)
+    signed = is_signed(a) if signed is None else signed
+    m = montage(a[None], ncols=1)
+    zmax = float(np.abs(a).max(initial=0.0)) or 1.0
+    fig = montage_figure(
+        m, signed=signed, zmax=zmax, colorbar_title="activation", title=title, height=340
+    )
+    fig.update_layout(margin={"l": 10, "r": 10, "b": 10, "t": 45})
+    return fig
+
+
+def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") -> go.Figure:
+    """The network's input after resizing and normalisation.
+
+    Parameters
+    ----------
+    x : (C, H, W)
+        One sample exactly as fed to the first layer. One channel: a grey image with its
+        real values on the colour bar. Three channels: each channel side by side (after
+        normalisation values can be negative, which an RGB picture cannot show).
+    """
+    x = np.asarray(x, dtype=np.float32)
+    c, h, w = x.shape
+    signed = is_signed(x)
+    zmax = float(np.abs(x).max(initial=0.0)) or 1.0
+    if c == 1:
+        m = montage(x, ncols=1)
+        fig = montage_figure(
+            m,
+            signed=signed,
+            zmax=zmax,
+            colorscale=None if signed else GREYS,
+            colorbar_title="input value",
+            title=f"{title} ({h}×{w})",
+            height=300,
+        )
+        return fig
+    names = ["red", "green", "blue"] if c == 3 else [f"ch {i}" for i in range(c)]
+    m = montage(x, ncols=c, gap=GAP)
+    return montage_figure(
+        m,
+        signed=signed,
+        zmax=zmax,
+        colorscale=None if signed else GREYS,
+        colorbar_title="input value",
+        tile_fields={"channel": np.arange(c)},
+        labels=names,
+        title=f"{title} ({c}×{h}×{w})",
+        height=240,
+    )
+
+
+def picture_figure(image: np.ndarray, *, title: str) -> go.Figure:
+    """An image for display only. image: (H, W) grey or (H, W, 3) in 0..255."""
+    image = np.asarray(image, dtype=np.float32)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    m = montage(image[None], ncols=1)
+    return rgb_montage_figure(m, title=title, height=300)
+
+
+def probabilities_figure(
+    probs: np.ndarray, class_names: list[str], *, true_label: int | None = None
+) -> go.Figure:
+    """Predicted class probabilities as horizontal bars, the predicted class highlighted.
+
+    Parameters
+    ----------
+    probs : (K,) float, summing to 1
+    class_names : K names
+    true_label : int, optional
+        Marks the true class when it is known (a dataset sample).
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    k = len(probs)
+    pred = int(np.argmax(probs))
+    names = [str(n) for n in class_names][:k]
+    colors = [PALETTE[0] if i == pred else "#B8C4CE" for i in range(k)]
+    labels = [
+        f"{names[i]}{'  ✓ true' if true_label is not None and i == true_label else ''}"
+        for i in range(k)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=probs * 100,
+            y=labels,
+            orientation="h",
+            marker_color=colors,
+            text=[f"{p * 100:.1f}%" for p in probs],
+            textposition="outside",
+            cliponaxis=False,
+            hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
+        )
+    )
+    title = f"Prediction: {names[pred]} ({probs[pred] * 100:.1f}%)"
+    base_layout(fig, title, "probability (%)", None, height=max(220, 26 * k + 90))
+    fig.update_layout(hovermode="closest", margin={"r": 50})
+    fig.update_xaxes(range=[0, 112], ticksuffix="%")
+    fig.update_yaxes(autorange="reversed", type="category")
+    return fig

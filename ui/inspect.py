@@ -1,0 +1,231 @@
+"""NumPy helpers for the "look inside" views: montages, filter images, histograms over time.
+
+No Streamlit and no Plotly here: these take arrays and return arrays, so they are tested on
+small known inputs. The chart builders in ``ui/charts/`` turn the results into figures.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+
+# -- montage: many small maps as one image with gaps -------------------------------------
+@dataclass
+class Montage:
+    """Tiles laid out on a grid inside one array, separated by ``gap`` pixels of ``nan``.
+
+    Attributes
+    ----------
+    z : (rows_px, cols_px) or (rows_px, cols_px, 3) float32
+        The montage; gaps and unused cells are ``nan`` (drawn transparent by Plotly).
+    origins : (n, 2) int
+        Top-left pixel (row, column) of each tile in ``z``.
+    tile_shape : (h, w)
+    nrows, ncols : int
+        Grid size in tiles.
+    """
+
+    z: np.ndarray
+    origins: np.ndarray
+    tile_shape: tuple[int, int]
+    nrows: int
+    ncols: int
+
+    @property
+    def n(self) -> int:
+        return len(self.origins)
+
+    def tile_index(self) -> np.ndarray:
+        """(rows_px, cols_px) int: which tile each pixel belongs to (-1 in the gaps)."""
+        index = np.full(self.z.shape[:2], -1, dtype=np.int16)
+        h, w = self.tile_shape
+        for k, (r, c) in enumerate(self.origins):
+            index[r : r + h, c : c + w] = k
+        return index
+
+
+def grid_columns(n: int, tile_w: int = 8, max_cols: int = 16) -> int:
+    """How many tiles a row holds: a wide page favours one row of up to 8 small maps,
+    then rows of 8 (up to 32 maps) or 16 (more)."""
+    if n <= 8:
+        return max(n, 1)
+    cols = 8 if n <= 32 else 16
+    if tile_w >= 48:  # big maps: fewer per row so each stays legible
+        cols = min(cols, 8)
+    return min(cols, max_cols)
+
+
+def montage(tiles: np.ndarray, ncols: int | None = None, gap: int = 1) -> Montage:
+    """Lay ``n`` equally sized tiles out on a grid, row by row.
+
+    Parameters
+    ----------
+    tiles : (n, h, w) or (n, h, w, 3)
+        Grey (or signed) maps, or RGB images.
+    ncols : int, optional
+        Tiles per row (default: `grid_columns`).
+    gap : int
+        Pixels of ``nan`` between neighbouring tiles.
+
+    Returns
+    -------
+    Montage
+    """
+    tiles = np.asarray(tiles, dtype=np.float32)
+    if tiles.ndim not in (3, 4):
+        raise ValueError(f"tiles must be (n, h, w) or (n, h, w, 3), got shape {tiles.shape}")
+    n, h, w = tiles.shape[:3]
+    ncols = ncols or grid_columns(n, w)
+    ncols = max(1, min(ncols, max(n, 1)))
+    nrows = max(1, math.ceil(n / ncols))
+    shape = (nrows * (h + gap) - gap, ncols * (w + gap) - gap, *tiles.shape[3:])
+    z = np.full(shape, np.nan, dtype=np.float32)
+    k = np.arange(n)
+    origins = np.stack([(k // ncols) * (h + gap), (k % ncols) * (w + gap)], axis=1)
+    for tile, (r, c) in zip(tiles, origins, strict=True):
+        z[r : r + h, c : c + w] = tile
+    return Montage(z, origins, (h, w), nrows, ncols)
+
+
+def scale_tiles(tiles: np.ndarray, per_tile: bool, signed: bool) -> tuple[np.ndarray, float]:
+    """Prepare tiles for one colour scale.
+
+    Parameters
+    ----------
+    tiles : (n, h, w)
+    per_tile : bool
+        True: divide each tile by its own largest magnitude (every tile uses the full colour
+        range; compare patterns, not strengths). False: keep the values (one shared range;
+        compare strengths across tiles).
+    signed : bool
+        Signed data get a range symmetric about 0.
+
+    Returns
+    -------
+    scaled : (n, h, w) float32
+    zmax : float
+        Upper end of the colour range (lower end is ``-zmax`` when signed, else 0);
+        never 0, so an all-zero input still gives a valid scale.
+    """
+    tiles = np.asarray(tiles, dtype=np.float32)
+    # nanmax: the unused cells of a wrapped vector tile are nan.
+    if per_tile:
+        peak = np.nanmax(np.abs(tiles).reshape(len(tiles), -1), axis=1, initial=0.0)
+        peak = np.where(peak > 0, peak, 1.0).astype(np.float32)
+        return tiles / peak[:, None, None], 1.0
+    peak = float(np.nanmax(np.abs(tiles) if signed else tiles, initial=0.0))
+    return tiles, peak if peak > 0 else 1.0
+
+
+# -- filters ------------------------------------------------------------------------------
+FILTER_MODES = ("average", "channel", "all")
+
+
+def filter_tiles(weight: np.ndarray, mode: str = "average", channel: int = 0) -> np.ndarray:
+    """The kernels of a Conv2D layer as 2-D tiles.
+
+    Parameters
+    ----------
+    weight : (out_c, in_c, kH, kW)
+    mode : {"average", "channel", "all"}
+        "average": each filter averaged over its input channels -> (out_c, kH, kW).
+        "channel": each filter's slice for input channel ``channel`` -> (out_c, kH, kW).
+        "all": every (filter, input channel) kernel, filter-major -> (out_c * in_c, kH, kW);
+        laid out with ``in_c`` columns, a row is one filter.
+    """
+    weight = np.asarray(weight, dtype=np.float32)
+    if weight.ndim != 4:
+        raise ValueError(f"a Conv2D weight is (out_c, in_c, kH, kW), got shape {weight.shape}")
+    out_c, in_c, kh, kw = weight.shape
+    if mode == "average":
+        return weight.mean(axis=1)
+    if mode == "channel":
+        if not 0 <= channel < in_c:
+            raise ValueError(f"input channel {channel} does not exist (0..{in_c - 1})")
+        return weight[:, channel]
+    if mode == "all":
+        return weight.reshape(out_c * in_c, kh, kw)
+    raise ValueError(f"unknown filter mode {mode!r}; use one of {FILTER_MODES}")
+
+
+def filters_rgb(weight: np.ndarray, per_filter: bool) -> np.ndarray:
+    """First-layer filters of a colour network as RGB images, grey meaning 0.
+
+    Parameters
+    ----------
+    weight : (out_c, 3, kH, kW)
+    per_filter : bool
+        Scale each filter by its own largest magnitude, or all by the layer's.
+
+    Returns
+    -------
+    (out_c, kH, kW, 3) float32 in [0, 255]: 127.5 + 127.5 * w / max|w|, so a positive
+    red weight is reddish, a negative one cyan-ish, and 0 is mid grey.
+    """
+    weight = np.asarray(weight, dtype=np.float32)
+    if weight.ndim != 4 or weight.shape[1] != 3:
+        raise ValueError(f"RGB filters need shape (out_c, 3, kH, kW), got {weight.shape}")
+    if per_filter:
+        peak = np.abs(weight).reshape(len(weight), -1).max(axis=1)
+        peak = np.where(peak > 0, peak, 1.0)[:, None, None, None]
+    else:
+        peak = float(np.abs(weight).max(initial=0.0)) or 1.0
+    rgb = 127.5 + 127.5 * (weight / peak)
+    return np.clip(rgb, 0, 255).transpose(0, 2, 3, 1).astype(np.float32)
+
+
+# -- activations --------------------------------------------------------------------------
+def activation_tiles(a: np.ndarray) -> tuple[np.ndarray, str]:
+    """One sample's layer output as tiles.
+
+    Parameters
+    ----------
+    a : (C, H, W) or (F,)
+        A conv-style output (one tile per channel) or a flat vector (one tile of units,
+        wrapped into a near-square rectangle so long vectors stay visible).
+
+    Returns
+    -------
+    tiles : (C, H, W) or (1, rows, cols) float32 (unused cells of a vector tile are nan)
+    kind : "channels" or "units"
+    """
+    a = np.asarray(a, dtype=np.float32)
+    if a.ndim == 3:
+        return a, "channels"
+    flat = a.ravel()
+    cols = min(flat.size, max(10, math.ceil(math.sqrt(flat.size * 4))))
+    rows = math.ceil(flat.size / cols)
+    tile = np.full(rows * cols, np.nan, dtype=np.float32)
+    tile[: flat.size] = flat
+    return tile.reshape(1, rows, cols), "units"
+
+
+def is_signed(a: np.ndarray) -> bool:
+    """True if the array holds negative values (a diverging colour scale is needed)."""
+    return bool(np.nanmin(a, initial=0.0) < 0)
+
+
+# -- histograms ---------------------------------------------------------------------------
+def shared_edges(*arrays: np.ndarray, bins: int = 60) -> np.ndarray:
+    """Bin edges covering every given array, symmetric about 0 (so 0 sits on an edge and
+    "now" and "start" histograms are comparable bin for bin)."""
+    peak = max((float(np.abs(a).max(initial=0.0)) for a in arrays if a is not None), default=0)
+    peak = peak or 1.0
+    return np.linspace(-peak, peak, bins + 1, dtype=np.float64)
+
+
+def histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Counts of ``values`` in the bins ``edges`` (values outside go to the end bins)."""
+    v = np.clip(np.asarray(values, dtype=np.float64).ravel(), edges[0], edges[-1])
+    return np.histogram(v, bins=edges)[0]
+
+
+def fractions_over_time(counts: np.ndarray) -> np.ndarray:
+    """(T, B) histogram counts per step -> fraction of values per bin per step, so every
+    step's column of the distributions heatmap sums to 1 whatever the parameter size."""
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.0)
