@@ -67,6 +67,9 @@ class Layer:
     """
 
     training: bool = True
+    needs_input_grad: bool = True
+    """When False, `backward` may skip computing dL/dx and return None (the first layer of
+    a network: nothing upstream needs it, and a conv then saves its whole col2im)."""
 
     # -- the three things every layer does ---------------------------------------------
     def forward(self, x: np.ndarray) -> np.ndarray:

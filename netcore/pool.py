@@ -1,0 +1,169 @@
+"""Pooling layers: shrink feature maps by summarising each small window by one value.
+
+Both layers look at the input through ``k*k`` strided views, one per position ``(i, j)``
+inside the window::
+
+    view(i, j) = x[:, :, i : i + s*Ho : s, j : j + s*Wo : s]        # (N, C, Ho, Wo)
+
+``view(i, j)[n, c, oh, ow]`` is the value at offset ``(i, j)`` of window ``(oh, ow)``.
+Combining the ``k*k`` views element by element (max or mean) pools every window of the
+batch at once, with no Python loop over positions and no copy of the input.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from netcore.base import DTYPE, Layer, register
+from netcore.functional import conv_output_size
+
+
+def _window_views(x: np.ndarray, k: int, stride: int, ho: int, wo: int) -> list[np.ndarray]:
+    """The ``k*k`` strided views of `x`, in row-major order of the offset ``(i, j)``."""
+    h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
+    return [
+        x[:, :, i : i + h_end : stride, j : j + w_end : stride] for i in range(k) for j in range(k)
+    ]
+
+
+class _Pool2D(Layer):
+    """Shared shape logic of the pooling layers."""
+
+    def __init__(self, kernel_size, stride=None):
+        name = type(self).__name__
+        for arg, value in (("kernel_size", kernel_size), ("stride", stride)):
+            if value is None and arg == "stride":
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name}: {arg} must be a whole number >= 1, got {value!r}")
+        self.kernel_size = int(kernel_size)
+        self.stride = self.kernel_size if stride is None else int(stride)
+        self._x_shape: tuple[int, ...] | None = None
+
+    def output_shape(self, input_shape):
+        input_shape = tuple(input_shape)
+        name = type(self).__name__
+        if len(input_shape) != 3:
+            raise ValueError(
+                f"{name} expects an image input (channels, height, width) but gets "
+                f"{input_shape}; pooling cannot follow a Flatten or Dense layer"
+            )
+        c, h, w = input_shape
+        k = self.kernel_size
+        if k > h or k > w:
+            raise ValueError(
+                f"{name}: a {k}x{k} window does not fit a {h}x{w} input; use a smaller "
+                "kernel_size or remove a pooling layer before it"
+            )
+        return (c, conv_output_size(h, k, self.stride), conv_output_size(w, k, self.stride))
+
+    def _check_input(self, x: np.ndarray) -> tuple[np.ndarray, int, int]:
+        """Validate `x`; return it as floats and the output height and width."""
+        _, ho, wo = self.output_shape(x.shape[1:])
+        if x.dtype.kind != "f":
+            x = x.astype(DTYPE)
+        return x, ho, wo
+
+    def flops(self, input_shape):
+        c, ho, wo = self.output_shape(input_shape)
+        return c * ho * wo * self.kernel_size**2
+
+    def config(self):
+        return {"kernel_size": self.kernel_size, "stride": self.stride}
+
+
+@register
+class MaxPool2D(_Pool2D):
+    """Keep the largest value of each ``k x k`` window.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, optional
+        Defaults to `kernel_size` (windows side by side, no overlap).
+
+    Shapes
+    ------
+    x : (N, C, H, W) -> y : (N, C, Ho, Wo), ``Ho = (H - k) // stride + 1``.
+
+    Backward
+    --------
+    Only the winning input of a window affected the output, so the window's gradient goes
+    to that input and nowhere else. On a tie (many MNIST windows are all zeros) the FIRST
+    maximum in row-major order wins, as with ``np.argmax``: sending the gradient to every
+    tied input (an equality mask) would multiply it by the number of ties and be wrong.
+    """
+
+    def __init__(self, kernel_size, stride=None):
+        super().__init__(kernel_size, stride)
+        self._winner: np.ndarray | None = None
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x, ho, wo = self._check_input(x)
+        views = _window_views(x, self.kernel_size, self.stride, ho, wo)
+        y = views[0].copy()
+        # winner[n, c, oh, ow] = index t of the view holding the first maximum so far.
+        winner = np.zeros(y.shape, dtype=np.uint8 if len(views) < 256 else np.int32)
+        for t in range(1, len(views)):
+            # Strictly greater: on a tie the earlier position keeps the win.
+            better = views[t] > y
+            np.copyto(y, views[t], where=better)
+            winner[better] = t
+        self._winner = winner
+        self._x_shape = x.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        if not self.needs_input_grad:
+            return None
+        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        _, _, ho, wo = dy.shape
+        views = _window_views(dx, self.kernel_size, self.stride, ho, wo)
+        overlapping = self.stride < self.kernel_size
+        for t, view in enumerate(views):
+            routed = np.where(self._winner == t, dy, 0)
+            if overlapping:
+                view += routed  # an input may win several windows: sum
+            else:
+                view[...] = routed
+        return dx
+
+
+@register
+class AvgPool2D(_Pool2D):
+    """Average each ``k x k`` window.
+
+    Parameters
+    ----------
+    kernel_size : int
+    stride : int, optional
+        Defaults to `kernel_size`.
+
+    Backward
+    --------
+    Every input of a window counts ``1/k**2`` in its average, so it receives ``1/k**2``
+    of the window's gradient (summed over the windows it belongs to).
+    """
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        x, ho, wo = self._check_input(x)
+        views = _window_views(x, self.kernel_size, self.stride, ho, wo)
+        y = views[0].copy()
+        for view in views[1:]:
+            y += view
+        y *= 1.0 / len(views)
+        self._x_shape = x.shape
+        return y
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        if not self.needs_input_grad:
+            return None
+        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        _, _, ho, wo = dy.shape
+        share = dy * (1.0 / self.kernel_size**2)
+        for view in _window_views(dx, self.kernel_size, self.stride, ho, wo):
+            view += share
+        return dx
+
+
+__all__ = ["AvgPool2D", "MaxPool2D"]
