@@ -1,0 +1,218 @@
+"""Evaluation charts: confusion matrix, precision/recall, misclassified gallery, run comparison."""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.charts.montage import rgb_montage_figure
+from ui.charts.style import PALETTE, RAW_ALPHA, base_layout, color, decimate, smooth
+from ui.inspect import montage
+
+CONFUSION_SCALE = [[0.0, "#FFFFFF"], [0.15, "#DCE9F5"], [1.0, "#08306B"]]
+"""White (none) to dark blue (many): one hue, readable whatever the colour vision."""
+
+
+def confusion_figure(cm: np.ndarray, class_names: list[str], *, normalized: bool) -> go.Figure:
+    """Confusion matrix: rows the true class, columns the predicted class.
+
+    Parameters
+    ----------
+    cm : (K, K) int
+        Counts (``cm[i, j]``: true ``i`` predicted as ``j``).
+    class_names : K names
+    normalized : bool
+        Show each row as percentages of its class (recall on the diagonal) instead of counts.
+    """
+    cm = np.asarray(cm)
+    k = cm.shape[0]
+    names = [str(n) for n in class_names][:k]
+    totals = cm.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        pct = np.where(totals > 0, 100.0 * cm / np.where(totals > 0, totals, 1), np.nan)
+    z = pct if normalized else cm.astype(np.float64)
+    text = "%{z:.0f}%" if normalized else "%{z:d}"
+    zmax = 100.0 if normalized else float(max(cm.max(initial=0), 1))
+    fig = go.Figure(
+        go.Heatmap(
+            z=z,
+            x=names,
+            y=names,
+            customdata=np.stack([cm, np.nan_to_num(pct)], axis=-1),
+            colorscale=CONFUSION_SCALE,
+            zmin=0,
+            zmax=zmax,
+            texttemplate=text if k <= 20 else None,
+            textfont={"size": 11 if k <= 12 else 9},
+            hovertemplate=(
+                "true %{y}, predicted %{x}<br>%{customdata[0]:d} images"
+                " (%{customdata[1]:.1f}% of true %{y})<extra></extra>"
+            ),
+            colorbar={"title": {"text": "% of true class" if normalized else "images"}},
+            xgap=1,
+            ygap=1,
+        )
+    )
+    what = "% of each true class (rows sum to 100)" if normalized else "counts"
+    base_layout(
+        fig,
+        f"Confusion matrix · {what}",
+        "predicted class",
+        "true class",
+        height=max(360, 34 * k + 140),
+    )
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(type="category", side="bottom", showgrid=False)
+    fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
+    return fig
+
+
+def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -> go.Figure:
+    """Per-class precision and recall as grouped bars (percent).
+
+    Parameters
+    ----------
+    pr : dict with (K,) arrays ``precision``, ``recall`` (nan where undefined) and
+        ``support`` (see `netcore.metrics.precision_recall`).
+    """
+    k = len(pr["precision"])
+    names = [str(n) for n in class_names][:k]
+    fig = go.Figure()
+    for i, (key, label) in enumerate((("precision", "precision"), ("recall", "recall"))):
+        v = np.asarray(pr[key], dtype=np.float64) * 100
+        fig.add_trace(
+            go.Bar(
+                x=names,
+                y=np.nan_to_num(v),
+                name=label,
+                marker_color=PALETTE[i],
+                customdata=np.stack([v, pr["support"]], axis=-1),
+                hovertemplate=(
+                    f"class %{{x}}<br>{label} %{{customdata[0]:.1f}}%"
+                    "<br>%{customdata[1]:d} test images<extra></extra>"
+                ),
+            )
+        )
+    base_layout(fig, "Precision and recall per class", "class", "%", height=340)
+    fig.update_layout(barmode="group", hovermode="closest", bargap=0.25)
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[0, 105], ticksuffix="%")
+    return fig
+
+
+def to_display(images: np.ndarray) -> np.ndarray:
+    """Images for display as (M, H, W, 3) in 0..255.
+
+    Parameters
+    ----------
+    images : (M, H, W), (M, 1, H, W), (M, 3, H, W) or (M, H, W, 3)
+        uint8 0..255 or floats in any range (stretched to 0..255 over the whole set, so
+        relative brightness between images is kept).
+    """
+    x = np.asarray(images)
+    if x.ndim == 4 and x.shape[1] in (1, 3) and x.shape[-1] not in (1, 3):
+        x = x.transpose(0, 2, 3, 1)
+    if x.ndim == 4 and x.shape[-1] == 1:
+        x = x[..., 0]
+    x = x.astype(np.float32)
+    if images.dtype != np.uint8:
+        lo, hi = float(np.nanmin(x, initial=0.0)), float(np.nanmax(x, initial=0.0))
+        x = (x - lo) / (hi - lo or 1.0) * 255.0
+    if x.ndim == 3:
+        x = np.repeat(x[..., None], 3, axis=-1)
+    return x
+
+
+def gallery_figure(
+    images: np.ndarray,
+    true: np.ndarray,
+    pred: np.ndarray,
+    confidence: np.ndarray,
+    class_names: list[str],
+    *,
+    ncols: int = 8,
+) -> go.Figure:
+    """Misclassified images, in the given order, each labelled "true → predicted  p%".
+
+    Parameters
+    ----------
+    images : (M, ...) see `to_display`
+    true, pred : (M,) int
+    confidence : (M,) float
+        Probability the network gave to its (wrong) prediction.
+    """
+    m = len(images)
+    names = [str(n) for n in class_names]
+    tiles = to_display(images)
+    mont = montage(tiles, ncols=min(ncols, max(m, 1)), gap=max(2, tiles.shape[1] // 10))
+    labels = [
+        f"{names[t]}→{names[p]} {c * 100:.0f}%"
+        for t, p, c in zip(true, pred, confidence, strict=True)
+    ]
+    fig = rgb_montage_figure(
+        mont,
+        tile_fields={"rank": np.arange(1, m + 1), "true": true, "predicted": pred},
+        labels=labels,
+        title=f"{m} most confident mistakes · label: true → predicted, confidence",
+        height=int(np.clip(130 * mont.nrows + 60, 190, 900)),
+    )
+    fig.data[-1].textfont.size = 11
+    return fig
+
+
+def runs_figure(
+    curves: dict[str, tuple[np.ndarray, np.ndarray]],
+    *,
+    metric: str,
+    x_title: str = "step",
+    log_y: bool = False,
+    smoothing: float = 0.0,
+    percent: bool = False,
+) -> go.Figure:
+    """One metric of several runs overlaid.
+
+    Parameters
+    ----------
+    curves : run name -> (x (n,), y (n,))
+    metric : axis title, e.g. "training loss"
+    log_y : bool
+        Log axis (losses: early and late progress both visible).
+    smoothing : float in [0, 1)
+        Exponential moving average weight; the raw curve stays as a faint line beneath.
+    percent : bool
+        y holds fractions shown as percentages.
+    """
+    fig = go.Figure()
+    for i, (name, (x, y)) in enumerate(curves.items()):
+        x, y = decimate(np.asarray(x), np.asarray(y, dtype=np.float64))
+        if percent:
+            y = y * 100
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    line={"color": color(i), "width": 1},
+                    opacity=RAW_ALPHA,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=name,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=smooth(y, smoothing),
+                mode="lines",
+                name=name,
+                line={"color": color(i), "width": 2},
+                legendgroup=name,
+                hovertemplate=f"%{{y:.4g}}{'%' if percent else ''}",
+            )
+        )
+    base_layout(fig, f"{metric} of each run", x_title, metric + (" (%)" if percent else ""))
+    fig.update_layout(height=340)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig

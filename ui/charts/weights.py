@@ -1,0 +1,218 @@
+"""Weights and gradients over training: histograms, distributions over time, norms, dead ReLUs.
+
+These are the charts that show vanishing or exploding gradients: a gradient norm that falls
+by orders of magnitude from the last layer to the first, an update-to-weight ratio far from
+~1e-3, or ReLU units that stop firing for good.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.charts.style import PALETTE, RAW_ALPHA, SEQUENTIAL, base_layout, color, decimate, smooth
+
+HEALTHY_RATIO = 1e-3
+"""Rule of thumb: each step changes a weight matrix by about a thousandth of its size."""
+
+
+def _centres(edges: np.ndarray) -> np.ndarray:
+    edges = np.asarray(edges, dtype=np.float64)
+    return (edges[:-1] + edges[1:]) / 2
+
+
+def _fractions(counts: np.ndarray) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.float64)
+    total = counts.sum()
+    return counts / total if total > 0 else counts
+
+
+def histogram_figure(
+    edges: np.ndarray,
+    now: np.ndarray,
+    start: np.ndarray | None = None,
+    *,
+    what: str = "weight",
+    name: str = "",
+    now_label: str = "now",
+    start_label: str = "start of training",
+) -> go.Figure:
+    """Histogram of one parameter's values (or gradients) now, over the one at the start.
+
+    Parameters
+    ----------
+    edges : (B + 1,) bin edges shared by both histograms.
+    now, start : (B,) counts; ``start`` optional (a loaded model has no start).
+    what : "weight" or "gradient" (axis title).
+    name : the parameter, e.g. ``"0.weight"``.
+
+    Returns
+    -------
+    go.Figure with bars as the fraction of values per bin (%), so parameters of any size
+    compare; a dashed line marks 0.
+    """
+    x = _centres(edges)
+    width = float(np.diff(edges).mean()) if len(edges) > 1 else 1.0
+    fig = go.Figure()
+    if start is not None:
+        fig.add_trace(
+            go.Bar(
+                x=x,
+                y=_fractions(start) * 100,
+                width=width,
+                name=start_label,
+                marker_color="#A0A0A0",
+                opacity=0.55,
+                hovertemplate=f"{start_label}<br>%{{x:.3g}}: %{{y:.2f}}%<extra></extra>",
+            )
+        )
+    fig.add_trace(
+        go.Bar(
+            x=x,
+            y=_fractions(now) * 100,
+            width=width,
+            name=now_label,
+            marker_color=PALETTE[0],
+            opacity=0.75,
+            hovertemplate=f"{now_label}<br>%{{x:.3g}}: %{{y:.2f}}%<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line_dash="dot", line_color="#555555", line_width=1)
+    base_layout(fig, f"{what.capitalize()}s of {name}", what, "share of values (%)", height=300)
+    fig.update_layout(barmode="overlay", hovermode="closest", bargap=0)
+    return fig
+
+
+def distribution_figure(
+    steps: np.ndarray, edges: np.ndarray, counts: np.ndarray, *, what: str, name: str
+) -> go.Figure:
+    """Histograms stacked over training steps (TensorBoard's "distributions" as a heatmap).
+
+    Parameters
+    ----------
+    steps : (T,) training steps of the records
+    edges : (B + 1,) shared bin edges
+    counts : (T, B) counts per record
+
+    Each column is one step's histogram as a share of values per bin; the colour range stops
+    at the 99th percentile so that a spike at 0 (zero-initialised biases) does not wash out
+    the rest.
+    """
+    counts = np.asarray(counts, dtype=np.float64)
+    totals = counts.sum(axis=1, keepdims=True)
+    share = np.where(totals > 0, counts / np.where(totals > 0, totals, 1), 0.0) * 100
+    finite = share[share > 0]
+    zmax = float(np.percentile(finite, 99)) if finite.size else 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            x=np.asarray(steps),
+            y=_centres(edges),
+            z=share.T,
+            colorscale=SEQUENTIAL,
+            zmin=0,
+            zmax=zmax or 1.0,
+            colorbar={"title": {"text": "% of values"}, "thickness": 14},
+            hovertemplate=f"step %{{x}}<br>{what} %{{y:.3g}}<br>%{{z:.2f}}% of values"
+            "<extra></extra>",
+        )
+    )
+    base_layout(fig, f"{what.capitalize()}s of {name} over training", "step", what, height=300)
+    fig.update_layout(hovermode="closest")
+    return fig
+
+
+def curves_figure(
+    steps: np.ndarray,
+    series: dict[str, np.ndarray],
+    *,
+    title: str,
+    y_title: str,
+    log_y: bool = True,
+    smoothing: float = 0.0,
+    reference: float | None = None,
+    reference_label: str = "",
+    percent: bool = False,
+) -> go.Figure:
+    """One line per layer (gradient norms, update ratios, dead-ReLU fractions).
+
+    Parameters
+    ----------
+    steps : (T,)
+    series : label -> (T,) values
+    log_y : bool
+        Norms span orders of magnitude between layers: a log axis shows them all.
+    smoothing : float in [0, 1)
+        Moving-average weight; the raw line stays faint underneath.
+    reference : float, optional
+        A dashed horizontal guide, e.g. 1e-3 for the update ratio.
+    percent : bool
+        Values are fractions shown as %.
+    """
+    steps = np.asarray(steps)
+    fig = go.Figure()
+    for i, (label, y) in enumerate(series.items()):
+        y = np.asarray(y, dtype=np.float64) * (100 if percent else 1)
+        if log_y:
+            # A zero (a step with no update) cannot sit on a log axis: leave a gap.
+            y = np.where(y > 0, y, np.nan)
+        x, y = decimate(steps, y)
+        if smoothing > 0:
+            fig.add_trace(
+                go.Scatter(
+                    x=x,
+                    y=y,
+                    mode="lines",
+                    line={"color": color(i), "width": 1},
+                    opacity=RAW_ALPHA,
+                    showlegend=False,
+                    hoverinfo="skip",
+                    legendgroup=label,
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=smooth(y, smoothing),
+                mode="lines",
+                name=label,
+                line={"color": color(i), "width": 2},
+                legendgroup=label,
+                hovertemplate="%{y:.3g}" + ("%" if percent else ""),
+            )
+        )
+    if reference is not None:
+        fig.add_hline(
+            y=reference,
+            line_dash="dash",
+            line_color="#555555",
+            annotation_text=reference_label,
+            annotation_position="bottom left",
+        )
+    base_layout(fig, title, "step", y_title, height=330)
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    if percent:
+        fig.update_yaxes(range=[0, 100], ticksuffix="%")
+    return fig
+
+
+def layer_bars_figure(
+    labels: list[str], values: np.ndarray, *, title: str, y_title: str, log_y: bool = True
+) -> go.Figure:
+    """One bar per layer, input side on the left (e.g. gradient norm of each layer now):
+    a vanishing gradient shows as bars that shrink towards the input."""
+    values = np.asarray(values, dtype=np.float64)
+    fig = go.Figure(
+        go.Bar(
+            x=labels,
+            y=np.where(values > 0, values, np.nan) if log_y else values,
+            marker_color=PALETTE[0],
+            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
+        )
+    )
+    base_layout(fig, title, "parameter (input side → output side)", y_title, height=300)
+    fig.update_layout(hovermode="closest")
+    fig.update_xaxes(type="category")
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
+    return fig
