@@ -1,0 +1,439 @@
+"""The training loop, one mini-batch at a time, so that a user interface can drive it.
+
+`Trainer.step()` does one optimizer step: take the next mini-batch of a shuffled epoch,
+forward, loss, backward, update. Nothing happens between calls, so pausing is simply not
+calling `step()`; calling it later continues exactly where it stopped. `fit` runs a Trainer
+to the end. Neither ever prints.
+
+Numbering: steps count from 1 (step n is the n-th weight update) and so do epochs in the
+`History` (epoch 1 is the first pass over the data).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from netcore.model import Sequential
+from netcore.monitor import Monitor
+from netcore.optim import Optimizer
+from netcore.schedules import ConstantLR, Schedule
+
+FINISHED = "finished"
+STOPPED = "stopped by user"
+
+
+@dataclass
+class StepEvent:
+    """What one `Trainer.step()` did.
+
+    ``step`` and ``epoch`` are 1-based; ``accuracy`` is None when the labels are not class
+    indices; ``epoch_metrics`` is the new `History.epochs` entry when this step finished an
+    epoch (else None); ``time`` is the training time so far in seconds (pauses excluded).
+    """
+
+    step: int
+    epoch: int
+    loss: float
+    accuracy: float | None
+    lr: float
+    time: float
+    epoch_metrics: dict | None = None
+    done: bool = False
+    stop_reason: str | None = None
+
+
+class History:
+    """Learning curves: one entry per step, one dict per epoch, optional statistics.
+
+    Attributes
+    ----------
+    steps : dict of lists, keys `STEP_KEYS`; ``steps["loss"][i]`` is the loss of step i+1.
+        ``accuracy`` holds NaN when it does not apply.
+    epochs : list of dict, keys `EPOCH_KEYS`; ``val_*`` are None without validation data.
+    stats : dict or None, the training statistics (see `netcore.monitor.Monitor`).
+    """
+
+    STEP_KEYS = ("step", "epoch", "loss", "accuracy", "lr", "time")
+    EPOCH_KEYS = (
+        "epoch",
+        "step",
+        "train_loss",
+        "train_accuracy",
+        "val_loss",
+        "val_accuracy",
+        "time",
+    )
+
+    def __init__(self):
+        self.steps: dict[str, list] = {k: [] for k in self.STEP_KEYS}
+        self.epochs: list[dict] = []
+        self._monitor: Monitor | None = None
+        self._stats: dict | None = None
+
+    def __len__(self) -> int:
+        return len(self.steps["time"])  # "time" is appended last: a complete step
+
+    @property
+    def stats(self) -> dict | None:
+        return self._monitor.to_dict() if self._monitor is not None else self._stats
+
+    def array(self, key: str) -> np.ndarray:
+        """One per-step series as a float64 array, e.g. ``history.array("loss")``."""
+        return np.array(self.steps[key][: len(self)], dtype=np.float64)
+
+    def epoch_array(self, key: str) -> np.ndarray:
+        """One per-epoch series as float64 (NaN where missing), e.g. ``"val_accuracy"``."""
+        return np.array(
+            [np.nan if e[key] is None else e[key] for e in self.epochs[:]], dtype=np.float64
+        )
+
+    def snapshot(self) -> History:
+        """A consistent copy (safe to read while another thread keeps training)."""
+        n = len(self)
+        copy = History()
+        copy.steps = {k: list(v[:n]) for k, v in self.steps.items()}
+        copy.epochs = [dict(e) for e in self.epochs[:]]
+        copy._stats = self.stats
+        return copy
+
+    def to_dict(self) -> dict:
+        """Plain JSON values (NaN accuracies become None)."""
+        n = len(self)
+        steps = {k: list(v[:n]) for k, v in self.steps.items()}
+        steps["accuracy"] = [None if a != a else a for a in steps["accuracy"]]  # NaN != NaN
+        return {"steps": steps, "epochs": [dict(e) for e in self.epochs], "stats": self.stats}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> History:
+        """Inverse of `to_dict`; ValueError when keys are missing or lengths differ."""
+        try:
+            steps = data["steps"]
+            lengths = {len(steps[k]) for k in cls.STEP_KEYS}
+            epochs = [dict(e) for e in data["epochs"]]
+            missing = [k for e in epochs for k in cls.EPOCH_KEYS if k not in e]
+        except (KeyError, TypeError) as err:
+            raise ValueError(f"not a training history: missing {err}") from None
+        if len(lengths) != 1 or missing:
+            raise ValueError(
+                "not a training history: the step series differ in length "
+                "or an epoch entry is incomplete"
+            )
+        history = cls()
+        history.steps = {k: list(steps[k]) for k in cls.STEP_KEYS}
+        history.steps["accuracy"] = [math.nan if a is None else a for a in steps["accuracy"]]
+        history.epochs = epochs
+        history._stats = data.get("stats")
+        return history
+
+    def to_csv(self, which: str = "steps") -> str:
+        """The per-step (``"steps"``) or per-epoch (``"epochs"``) table as CSV text."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        if which == "steps":
+            writer.writerow(self.STEP_KEYS)
+            n = len(self)
+            cols = [self.steps[k][:n] for k in self.STEP_KEYS]
+            for row in zip(*cols, strict=True):
+                writer.writerow(["" if v != v else v for v in row])  # NaN as an empty cell
+        elif which == "epochs":
+            writer.writerow(self.EPOCH_KEYS)
+            for e in self.epochs:
+                writer.writerow(["" if e[k] is None else e[k] for k in self.EPOCH_KEYS])
+        else:
+            raise ValueError(f"which must be 'steps' or 'epochs', got {which!r}")
+        return out.getvalue()
+
+
+class Trainer:
+    """Mini-batch training, one `step()` at a time.
+
+    Parameters
+    ----------
+    model : Sequential
+    loss_fn : object with ``forward(outputs, targets) -> float`` and ``backward() -> doutputs``
+        (e.g. ``CrossEntropyLoss()``).
+    optimizer : Optimizer over ``model.parameters()``; its ``lr`` at construction is the base
+        learning rate (change it later with ``trainer.base_lr = ...``).
+    X, y : (N, ...) inputs (float32) and (N,) targets (int64 class indices for a classifier).
+    X_val, y_val : optional validation set, evaluated in eval mode after every epoch.
+    batch_size : int; the last batch of an epoch is smaller when N is not a multiple.
+    epochs : int, passes over the data (more can be added with `add_epochs`).
+    schedule : Schedule or None (constant), applied before every step.
+    rng : np.random.Generator for the shuffling (and given to `augment`).
+    augment : callable ``(xb, rng) -> xb`` applied to each training batch, or None.
+    stats_every : int; when > 0 record weight/gradient statistics every that many steps
+        into ``history.stats`` (see `netcore.monitor`).
+    eval_batch_size : int, batch size of the validation passes.
+
+    Divergence: a NaN or infinite loss stops the run with an explanation in `stop_reason`;
+    that loss is not added to the history and the weights go back to the last ones that
+    gave a finite loss.
+    """
+
+    def __init__(
+        self,
+        model: Sequential,
+        loss_fn,
+        optimizer: Optimizer,
+        X,
+        y,
+        *,
+        X_val=None,
+        y_val=None,
+        batch_size: int = 64,
+        epochs: int = 1,
+        schedule: Schedule | None = None,
+        rng: np.random.Generator,
+        augment: Callable | None = None,
+        stats_every: int = 0,
+        eval_batch_size: int = 500,
+    ):
+        self.model, self.loss_fn, self.optimizer = model, loss_fn, optimizer
+        self.X, self.y = _check_data(X, y, "training")
+        self.X_val, self.y_val = (
+            (None, None) if X_val is None else _check_data(X_val, y_val, "validation")
+        )
+        if not (isinstance(batch_size, int | np.integer) and batch_size >= 1):
+            raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}")
+        if not (isinstance(epochs, int | np.integer) and epochs >= 1):
+            raise ValueError(f"epochs must be a whole number >= 1, got {epochs!r}")
+        if not isinstance(rng, np.random.Generator):
+            raise TypeError("rng must be a np.random.Generator, e.g. np.random.default_rng(0)")
+        self.batch_size = int(min(batch_size, len(self.X)))
+        self.epochs = int(epochs)
+        self.schedule = schedule or ConstantLR()
+        self.base_lr = float(optimizer.lr)
+        self.rng, self.augment = rng, augment
+        self.eval_batch_size = int(eval_batch_size)
+        self.classify = self.y.dtype.kind in "iu"
+
+        self.history = History()
+        self.monitor = Monitor(model, stats_every) if stats_every else None
+        self.history._monitor = self.monitor
+        self.step_count = 0  # finished steps
+        self.epoch = 0  # finished epochs
+        self.done = False
+        self.stop_reason: str | None = None
+        self.elapsed = 0.0
+        self._order = None  # this epoch's shuffled sample order
+        self._pos = 0  # next position in _order
+        self._epoch_sums = [0.0, 0, 0]  # loss * n, correct, n
+        self._params = model.parameters()
+        self._last_good = [p.data.copy() for p in self._params]
+        self._buffers_good = [(b, b.copy()) for _, b in model.named_buffers()]
+
+    # -- sizes -------------------------------------------------------------------------
+    @property
+    def steps_per_epoch(self) -> int:
+        return -(-len(self.X) // self.batch_size)  # ceil: the last batch may be smaller
+
+    @property
+    def total_steps(self) -> int:
+        return self.steps_per_epoch * self.epochs
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the planned steps done, in [0, 1]."""
+        return min(1.0, self.step_count / self.total_steps)
+
+    # -- control -----------------------------------------------------------------------
+    def stop(self, reason: str = STOPPED) -> None:
+        """End the run (the model keeps its current weights)."""
+        if not self.done:
+            self.done, self.stop_reason = True, reason
+
+    def add_epochs(self, n: int) -> None:
+        """Plan `n` more epochs; a finished or stopped run continues where it ended."""
+        if n < 1:
+            raise ValueError(f"add at least one epoch, got {n}")
+        self.epochs += int(n)
+        self.done, self.stop_reason = False, None
+
+    # -- one step ----------------------------------------------------------------------
+    def step(self) -> StepEvent | None:
+        """Train on the next mini-batch; None when the run is already done."""
+        if self.done:
+            return None
+        t0 = time.perf_counter()
+        if self._order is None:
+            self._order = self.rng.permutation(len(self.X))
+            self._pos = 0
+        idx = self._order[self._pos : self._pos + self.batch_size]
+        xb, yb = self.X[idx], self.y[idx]
+        if self.augment is not None:
+            xb = self.augment(xb, self.rng)
+
+        lr = float(self.schedule.lr_at(self.step_count, self.base_lr))
+        self.optimizer.lr = lr
+        number = self.step_count + 1
+        record = self.monitor is not None and (number - 1) % self.monitor.every == 0
+
+        out = self._forward_observed(xb) if record else self.model.forward(xb)
+        loss = float(self.loss_fn.forward(out, yb))
+        if not math.isfinite(loss):
+            return self._diverged(number, loss, lr, t0)
+        acc = float(np.mean(out.argmax(axis=1) == yb)) if self.classify and out.ndim == 2 else None
+        self.model.backward(self.loss_fn.backward())
+        if record:
+            self.monitor.before_update(number)
+        self._keep_last_good()
+        self.optimizer.step()
+        if record:
+            self.monitor.after_update()
+
+        self.step_count = number
+        self._pos += len(idx)
+        sums = self._epoch_sums
+        sums[0] += loss * len(idx)
+        sums[1] += 0 if acc is None else round(acc * len(idx))
+        sums[2] += len(idx)
+        epoch_metrics = None
+        if self._pos >= len(self.X):
+            epoch_metrics = self._end_epoch()
+        self.elapsed += time.perf_counter() - t0
+        if epoch_metrics is not None:
+            epoch_metrics["time"] = self.elapsed
+        h = self.history.steps
+        h["step"].append(number)
+        h["epoch"].append(self.epoch + (epoch_metrics is None))
+        h["loss"].append(loss)
+        h["accuracy"].append(math.nan if acc is None else acc)
+        h["lr"].append(lr)
+        h["time"].append(self.elapsed)  # last: marks the step complete for readers
+        if epoch_metrics is not None:
+            self.history.epochs.append(epoch_metrics)
+        return StepEvent(
+            number,
+            h["epoch"][-1],
+            loss,
+            acc,
+            lr,
+            self.elapsed,
+            epoch_metrics,
+            self.done,
+            self.stop_reason,
+        )
+
+    def _forward_observed(self, xb: np.ndarray) -> np.ndarray:
+        """Forward pass that also counts dead ReLU units (no copies of activations)."""
+        relus = set(self.monitor.relu_layers)
+        outputs = {}
+        x = xb
+        for i, layer in enumerate(self.model):
+            x = layer.forward(x)
+            if i in relus:
+                outputs[i] = (x > 0).any(axis=0)  # per unit: fired for some sample
+        self.monitor.record_alive(outputs)
+        return x
+
+    def _keep_last_good(self) -> None:
+        """Copy the weights that just gave a finite loss, to go back to on divergence."""
+        for p, keep in zip(self._params, self._last_good, strict=True):
+            np.copyto(keep, p.data)
+        for b, keep in self._buffers_good:
+            np.copyto(keep, b)
+
+    def _diverged(self, number: int, loss: float, lr: float, t0: float) -> StepEvent:
+        for p, keep in zip(self._params, self._last_good, strict=True):
+            np.copyto(p.data, keep)
+        for b, keep in self._buffers_good:
+            np.copyto(b, keep)
+        if self.monitor is not None:
+            self.monitor.discard_last()
+        what = "NaN" if math.isnan(loss) else "infinite"
+        self.stop(
+            f"the loss became {what} at step {number}: training diverged. Lower the "
+            f"learning rate (it was {lr:g}) and train again; the weights were reset to "
+            f"those of step {number - 1}."
+        )
+        self.elapsed += time.perf_counter() - t0
+        return StepEvent(
+            number, self.epoch + 1, loss, None, lr, self.elapsed, None, True, self.stop_reason
+        )
+
+    def _end_epoch(self) -> dict:
+        loss_sum, correct, n = self._epoch_sums
+        self.epoch += 1
+        metrics = {
+            "epoch": self.epoch,
+            "step": self.step_count,
+            "train_loss": loss_sum / n,
+            "train_accuracy": correct / n if self.classify else None,
+            "val_loss": None,
+            "val_accuracy": None,
+            "time": None,
+        }
+        if self.X_val is not None:
+            metrics["val_loss"], metrics["val_accuracy"] = self.evaluate(self.X_val, self.y_val)
+        self._order, self._pos, self._epoch_sums = None, 0, [0.0, 0, 0]
+        if self.epoch >= self.epochs:
+            self.stop(FINISHED)
+        return metrics
+
+    def evaluate(self, X: np.ndarray, y: np.ndarray) -> tuple[float, float | None]:
+        """Mean loss and accuracy on (X, y) in eval mode, in batches (mode restored after)."""
+        was_training = self.model.training
+        self.model.eval()
+        loss_sum, correct = 0.0, 0
+        try:
+            for i in range(0, len(X), self.eval_batch_size):
+                xb, yb = X[i : i + self.eval_batch_size], y[i : i + self.eval_batch_size]
+                out = self.model.forward(xb)
+                loss_sum += float(self.loss_fn.forward(out, yb)) * len(xb)
+                if self.classify and out.ndim == 2:
+                    correct += int(np.count_nonzero(out.argmax(axis=1) == yb))
+        finally:
+            if was_training:
+                self.model.train()
+        n = max(len(X), 1)
+        return loss_sum / n, (correct / n if self.classify else None)
+
+
+def fit(
+    model: Sequential,
+    loss_fn,
+    optimizer: Optimizer,
+    X,
+    y,
+    *,
+    callback: Callable[[StepEvent], bool | None] | None = None,
+    **trainer_kwargs,
+) -> History:
+    """Train to the end and return the `History`.
+
+    Takes the same keyword arguments as `Trainer` (``rng`` is required). ``callback(event)``
+    is called after every step; returning False stops training (``None`` continues).
+    """
+    trainer = Trainer(model, loss_fn, optimizer, X, y, **trainer_kwargs)
+    while not trainer.done:
+        event = trainer.step()
+        if callback is not None and callback(event) is False:
+            trainer.stop()
+    return trainer.history
+
+
+def _check_data(X, y, what: str) -> tuple[np.ndarray, np.ndarray]:
+    """float32 inputs and int64 (or float32 regression) targets of matching length."""
+    if y is None:
+        raise ValueError(f"the {what} inputs have no targets (y)")
+    X = np.asarray(X)
+    X = X if X.dtype == np.float32 else X.astype(np.float32)
+    y = np.asarray(y)
+    if y.dtype.kind in "iub":
+        y = y.astype(np.int64, copy=False)
+    elif y.dtype.kind == "f":
+        y = y.astype(np.float32, copy=False)
+    else:
+        raise ValueError(f"the {what} targets must be numbers, got dtype {y.dtype}")
+    if len(X) == 0:
+        raise ValueError(f"the {what} set is empty")
+    if len(X) != len(y):
+        raise ValueError(f"the {what} set has {len(X)} inputs but {len(y)} targets")
+    return X, y
