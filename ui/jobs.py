@@ -195,6 +195,7 @@ class TrainingJob:
         self._elapsed = 0.0
         self._history_cache = (-1, None)
         self._snapshots: list[tuple[int, float, dict]] = []
+        self._final: tuple[str, str] | None = None  # (status, reason) being saved
 
     # -- controls (called from page scripts; cheap, never block on the computation) -------
     def start(self, paused: bool = False) -> None:
@@ -268,6 +269,15 @@ class TrainingJob:
     def alive(self) -> bool:
         return self._thread is not None and self._thread.is_alive()
 
+    def final_status(self) -> tuple[str, str] | None:
+        """(status, reason) once the thread has decided how the run ends, else None."""
+        with self._lock:
+            if self._final is not None:
+                return self._final
+            if self._status in FINAL:
+                return self._status, self._stop_reason or ""
+            return None
+
     def snapshot(self, with_history: bool = True) -> JobSnapshot:
         """A consistent copy of the job's state for the UI (cheap: history copied per step)."""
         with self._lock:
@@ -287,11 +297,25 @@ class TrainingJob:
             snap.steps_per_s = self._steps_per_s()
             if snap.steps_per_s > 0 and self._total:
                 snap.eta_s = (self._total - self._step) / snap.steps_per_s
-            if with_history:
-                snap.history = self._history_cache[1]
+        if with_history:
+            snap.history = self._history()
         if self._slots is not None and snap.status == "queued":
             snap.queue_position = self._slots.position(self)
         return snap
+
+    def _history(self):
+        """The stepper's history copied at most once per step (copied outside the lock:
+        the engine's History.snapshot is safe while the training thread appends)."""
+        stepper = self._stepper
+        if stepper is None:
+            return None
+        step = self._step
+        cached_step, cached = self._history_cache
+        if cached_step == step and cached is not None:
+            return cached
+        history = stepper.history_copy()
+        self._history_cache = (step, history)
+        return history
 
     def snapshots(self) -> list[tuple[int, float, dict]]:
         """Weight snapshots taken so far: [(step, epoch, state_dict)], oldest first."""
@@ -327,7 +351,6 @@ class TrainingJob:
                 self._stepper = stepper
                 self._total = int(stepper.total_steps)
                 self._lr = float(stepper.lr)
-                self._history_cache = (stepper.step_count, stepper.history_copy())
             self._take_snapshot_if_due(stepper)
             last_ckpt = time.monotonic()
             slice_start = 0.0
@@ -380,7 +403,6 @@ class TrainingJob:
                         self._status == "paused" and not self._paused
                     ):
                         self._status = "paused" if self._paused else "running"
-                    self._history_cache = (self._step, stepper.history_copy())
                     self._version += 1
                 self._take_snapshot_if_due(stepper)
                 reason = stepper.diverged
@@ -422,17 +444,20 @@ class TrainingJob:
             self._on_snapshot(*item)
 
     def _finish(self, status: str, reason: str, stepper) -> None:
+        """Save the run, then announce the final status (readers of the store see it saved)."""
         with self._lock:
-            self._status = status
-            self._stop_reason = reason
-            self._rate.clear()
-            self._version += 1
+            self._final = (status, reason)
         if stepper is not None and self._on_checkpoint:
             try:
                 self._on_checkpoint(self, stepper, True)
             except Exception as e:
                 with self._lock:
                     self._error = f"could not save the run: {e}"
+        with self._lock:
+            self._status = status
+            self._stop_reason = reason
+            self._rate.clear()
+            self._version += 1
 
 
 def snapshot_plan(total_steps: int, n: int = 20) -> list[int]:

@@ -164,17 +164,8 @@ class RunStore:
         write_json(self.path(run_id) / "history.json", history)
 
     def write_model_file(self, run_id: str, save) -> None:
-        """Write the model with ``save(path)`` (e.g. netcore.model.save_model) atomically."""
-        target = self.model_path(run_id)
-        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=".tmp-", suffix=".npz")
-        os.close(fd)
-        try:
-            save(tmp)
-            os.replace(tmp, target)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        """Write the model with ``save(path)``; netcore's save_model writes atomically."""
+        save(self.model_path(run_id))
 
     def write_snapshot(
         self, run_id: str, step: int, epoch: float, state: dict[str, np.ndarray]

@@ -25,6 +25,7 @@ OPTIMIZER_NAMES = {"adam": "Adam", "adamw": "AdamW", "sgd": "SGD", "rmsprop": "R
 # -- building ------------------------------------------------------------------------------
 def build_from_config(config: RunConfig, rng: np.random.Generator | None = None):
     """The untrained network of `config` (raises ValueError naming a bad layer)."""
+    import netcore  # noqa: F401  (registers every layer type)
     from netcore.spec import build_model
 
     rng = rng if rng is not None else np.random.default_rng(config.seed)
@@ -76,239 +77,178 @@ def make_schedule(config: RunConfig, total_steps: int):
 
 
 # -- history -------------------------------------------------------------------------------
-class History:
-    """Training curves: per step (loss, accuracy, learning rate) and per epoch (validation).
-
-    Attributes
-    ----------
-    step, loss, acc, lr : list
-        One entry per batch.
-    epoch, epoch_step, val_loss, val_acc, train_loss, train_acc : list
-        One entry per finished epoch (``epoch_step`` = the step at its end).
-    stats : list of dict
-        Training statistics every few steps (weight and gradient norms, histograms).
-    """
-
-    STEP_KEYS = ("step", "loss", "acc", "lr")
-    EPOCH_KEYS = ("epoch", "epoch_step", "val_loss", "val_acc", "train_loss", "train_acc")
-
-    def __init__(self):
-        for k in self.STEP_KEYS + self.EPOCH_KEYS:
-            setattr(self, k, [])
-        self.stats: list[dict] = []
-
-    def copy(self) -> History:
-        h = History()
-        for k in self.STEP_KEYS + self.EPOCH_KEYS:
-            setattr(h, k, list(getattr(self, k)))
-        h.stats = list(self.stats)
-        return h
-
-    def to_dict(self) -> dict:
-        d = {k: list(getattr(self, k)) for k in self.STEP_KEYS + self.EPOCH_KEYS}
-        d["stats"] = list(self.stats)
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict) -> History:
-        h = cls()
-        for k in cls.STEP_KEYS + cls.EPOCH_KEYS:
-            vals = d.get(k, [])
-            setattr(h, k, [float("nan") if v is None else v for v in vals])
-        h.stats = list(d.get("stats", []))
-        return h
-
-    def __len__(self) -> int:
-        return len(self.step)
-
-
 def history_to_dict(history) -> dict:
-    return history.to_dict() if hasattr(history, "to_dict") else dict(history)
+    return history.to_dict()
 
 
 def history_from_dict(d: dict):
+    """A netcore History from its `to_dict` form (ValueError when it is not one)."""
+    from netcore.train import History
+
     return History.from_dict(d)
 
 
+def final_metrics(history) -> dict:
+    """Last validation metrics and a recent mean training loss, for run lists."""
+    metrics = {}
+    if history.epochs:
+        last = history.epochs[-1]
+        for key in ("val_loss", "val_accuracy", "train_loss", "train_accuracy"):
+            if last.get(key) is not None:
+                metrics[key] = float(last[key])
+        metrics["epochs"] = int(last["epoch"])
+    if len(history):
+        tail = history.array("loss")[-50:]
+        tail = tail[np.isfinite(tail)]
+        if tail.size:
+            metrics["recent_loss"] = float(tail.mean())
+        metrics["steps"] = len(history)
+    return metrics
+
+
 # -- stepping ------------------------------------------------------------------------------
-def _accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
-    return float(np.mean(np.argmax(logits, axis=1) == labels)) if len(labels) else float("nan")
+def stats_interval(total_steps: int) -> int:
+    """Record training statistics about 300 times per run (at least every 5 steps)."""
+    return max(5, int(total_steps) // 300)
 
 
 class EngineStepper:
-    """One batch at a time over a dataset, per the `ui.jobs` stepper protocol."""
+    """`netcore.train.Trainer` behind the small stepper protocol of `ui.jobs`.
 
-    def __init__(
-        self,
-        config: RunConfig,
-        dataset,
-        *,
-        initial_state: dict | None = None,
-        eval_batch: int = 500,
-    ):
+    The validation set is the dataset's test split (evaluated after every epoch).
+    """
+
+    def __init__(self, config: RunConfig, dataset, *, initial_state: dict | None = None):
         from netcore.losses import CrossEntropyLoss
+        from netcore.train import Trainer
 
         self.config = config
-        self.rng = np.random.default_rng(config.seed)
-        self.model = build_from_config(config, self.rng)
+        rng = np.random.default_rng(config.seed)
+        self.model = build_from_config(config, rng)
         if initial_state is not None:
             self.model.load_state_dict(initial_state)
         self.model.train()
-        self.optimizer = make_optimizer(config, self.model.parameters())
-        self.loss_fn = CrossEntropyLoss()
-        self.X, self.y = dataset.X_train, dataset.y_train
-        self.X_val, self.y_val = dataset.X_test, dataset.y_test
-        self.augment = dataset.augment if config.augment else None
-        n = len(self.y)
-        self.batch_size = min(int(config.batch_size), n)
-        self.steps_per_epoch = math.ceil(n / self.batch_size)
-        self.total_steps = self.steps_per_epoch * int(config.epochs)
-        self.schedule = make_schedule(config, self.total_steps)
-        self.base_lr = float(config.lr)
-        self.optimizer.lr = self.schedule.lr_at(0, self.base_lr)
-        self.eval_batch = eval_batch
-        self.history = History()
-        self.step_count = 0
-        self.diverged: str | None = None
-        self._order = self.rng.permutation(n)
-        self._epoch_losses: list[float] = []
-        self._epoch_accs: list[float] = []
+        optimizer = make_optimizer(config, self.model.parameters())
+        n = len(dataset.y_train)
+        steps_per_epoch = math.ceil(n / min(int(config.batch_size), n))
+        total = steps_per_epoch * int(config.epochs)
+        self.trainer = Trainer(
+            self.model,
+            CrossEntropyLoss(),
+            optimizer,
+            dataset.X_train,
+            dataset.y_train,
+            X_val=dataset.X_test,
+            y_val=dataset.y_test,
+            batch_size=int(config.batch_size),
+            epochs=int(config.epochs),
+            schedule=make_schedule(config, total),
+            rng=rng,
+            augment=dataset.augment if config.augment else None,
+            stats_every=stats_interval(total),
+        )
+        self.total_steps = self.trainer.total_steps
 
-    # The user sets the base rate; the schedule scales it.
     @property
-    def lr(self) -> float:
-        return float(self.optimizer.lr)
-
-    @lr.setter
-    def lr(self, value: float) -> None:
-        self.base_lr = float(value)
-        self.optimizer.lr = self.schedule.lr_at(self.step_count, self.base_lr)
+    def step_count(self) -> int:
+        return self.trainer.step_count
 
     @property
     def epoch(self) -> float:
-        return self.step_count / self.steps_per_epoch
+        return self.trainer.step_count / self.trainer.steps_per_epoch
 
     @property
     def done(self) -> bool:
-        return self.step_count >= self.total_steps
+        return self.trainer.done
+
+    @property
+    def diverged(self) -> str | None:
+        from netcore.train import FINISHED, STOPPED
+
+        reason = self.trainer.stop_reason
+        if not self.trainer.done or reason in (None, FINISHED, STOPPED):
+            return None
+        return reason[:1].upper() + reason[1:]
+
+    @property
+    def lr(self) -> float:
+        return float(self.trainer.optimizer.lr)
+
+    @lr.setter
+    def lr(self, value: float) -> None:
+        # The user sets the base rate; the schedule scales it from the next step on.
+        self.trainer.base_lr = float(value)
+        self.trainer.optimizer.lr = float(
+            self.trainer.schedule.lr_at(self.trainer.step_count, self.trainer.base_lr)
+        )
 
     def step(self) -> dict:
-        i = self.step_count % self.steps_per_epoch
-        if i == 0 and self.step_count > 0:
-            self._order = self.rng.permutation(len(self.y))
-        idx = self._order[i * self.batch_size : (i + 1) * self.batch_size]
-        xb, yb = self.X[idx], self.y[idx]
-        if self.augment is not None:
-            xb = self.augment(xb, self.rng)
-        self.optimizer.lr = self.schedule.lr_at(self.step_count, self.base_lr)
-        logits = self.model.forward(xb)
-        loss = float(self.loss_fn.forward(logits, yb))
-        acc = _accuracy(logits, yb)
-        if not math.isfinite(loss):
-            self.diverged = (
-                f"The loss became {loss} at step {self.step_count + 1}: the weights blew up. "
-                f"Lower the learning rate (it was {self.optimizer.lr:g}; try "
-                f"{self.optimizer.lr / 10:g}) and start again."
-            )
-        else:
-            self.model.backward(self.loss_fn.backward())
-            self.optimizer.step()
-        self.step_count += 1
-        h = self.history
-        h.step.append(self.step_count)
-        h.loss.append(loss)
-        h.acc.append(acc)
-        h.lr.append(float(self.optimizer.lr))
-        self._epoch_losses.append(loss)
-        self._epoch_accs.append(acc)
-        record = {"loss": loss, "acc": acc, "lr": float(self.optimizer.lr)}
-        if self.step_count % self.steps_per_epoch == 0 and not self.diverged:
-            val_loss, val_acc = self.evaluate()
-            h.epoch.append(self.step_count // self.steps_per_epoch)
-            h.epoch_step.append(self.step_count)
-            h.val_loss.append(val_loss)
-            h.val_acc.append(val_acc)
-            h.train_loss.append(float(np.mean(self._epoch_losses)))
-            h.train_acc.append(float(np.mean(self._epoch_accs)))
-            self._epoch_losses, self._epoch_accs = [], []
-            record.update(val_loss=val_loss, val_acc=val_acc)
-            if not math.isfinite(val_loss):
-                self.diverged = (
-                    "The validation loss is not a number: the weights blew up. "
-                    "Lower the learning rate and start again."
-                )
+        event = self.trainer.step()
+        if event is None:
+            return {}
+        record = {"loss": event.loss, "acc": event.accuracy, "lr": event.lr}
+        if event.epoch_metrics:
+            record.update(event.epoch_metrics)
         return record
 
-    def evaluate(self) -> tuple[float, float]:
-        """Mean loss and accuracy on the validation (test) split, in eval mode."""
-        from netcore.losses import CrossEntropyLoss
-
-        loss_fn = CrossEntropyLoss()
-        self.model.eval()
-        total_loss, correct, n = 0.0, 0, len(self.y_val)
-        try:
-            for a in range(0, n, self.eval_batch):
-                xb, yb = self.X_val[a : a + self.eval_batch], self.y_val[a : a + self.eval_batch]
-                logits = self.model.forward(xb)
-                total_loss += float(loss_fn.forward(logits, yb)) * len(yb)
-                correct += int(np.sum(np.argmax(logits, axis=1) == yb))
-        finally:
-            self.model.train()
-        return (total_loss / n, correct / n) if n else (float("nan"), float("nan"))
-
     def history_copy(self):
-        return self.history.copy()
+        """A consistent copy; safe to call from another thread while training goes on."""
+        return self.trainer.history.snapshot()
 
     def state_dict(self) -> dict:
         return self.model.state_dict()
 
 
-# -- saving --------------------------------------------------------------------------------
+# -- saving ------------------------------------------------------------------------------
+def model_meta(config: RunConfig) -> dict:
+    """What a saved model file carries besides the weights: the whole run configuration."""
+    return {"run_config": config.to_dict(), "dataset": config.dataset,
+            "class_names": list(config.class_names)}  # fmt: skip
+
+
 def save_model_file(path, model, config: RunConfig) -> None:
-    """Weights + architecture (+ our config) to one .npz, via netcore's saver when present."""
-    try:
-        from netcore.serialize import save_model
-    except ImportError:
-        save_model = None
-    if save_model is not None:
+    """Weights + architecture + run config to one .npz (no pickle)."""
+    from netcore.serialize import save_model
+
+    save_model(path, model, tuple(config.input_shape), meta=model_meta(config))
+
+
+def model_bytes(model, config: RunConfig) -> bytes:
+    """The .npz file of `model` as bytes, for a download button."""
+    from netcore.serialize import model_to_bytes
+
+    return model_to_bytes(model, tuple(config.input_shape), meta=model_meta(config))
+
+
+def load_model_file(file):
+    """``(model, info)`` from a saved .npz path, file object or bytes (no pickle).
+
+    ``info`` is netcore's (``input_shape``, ``spec``, ``meta``) plus ``config``: the saved
+    RunConfig when the file carries one, else one rebuilt from the architecture. Raises
+    ValueError with a message a person can act on.
+    """
+    from netcore.serialize import load_model
+
+    model, info = load_model(file)
+    meta = info.get("meta") or {}
+    config = None
+    if isinstance(meta.get("run_config"), dict):
         try:
-            save_model(
-                path,
-                model,
-                input_shape=tuple(config.input_shape),
-                metadata={"run_config": config.to_dict()},
-            )
-            return
-        except TypeError:
-            save_model(path, model)
-            return
-    import json
-
-    arrays = {f"param/{k}": v for k, v in model.state_dict().items()}
-    arrays["config_json"] = np.asarray(json.dumps(config.to_dict()))
-    with open(path, "wb") as f:
-        np.savez(f, **arrays)
-
-
-def load_model_file(path):
-    """(model, info) from a saved .npz (no pickle); raises ValueError with a clear message."""
-    try:
-        from netcore.serialize import load_model
-    except ImportError:
-        load_model = None
-    if load_model is not None:
-        out = load_model(path)
-        if isinstance(out, tuple):
-            return out[0], (out[1] if len(out) > 1 else {})
-        return out, {}
-    import json
-
-    with np.load(path, allow_pickle=False) as z:
-        cfg = RunConfig.from_dict(json.loads(str(z["config_json"])))
-        state = {k[len("param/") :]: z[k] for k in z.files if k.startswith("param/")}
-    model = build_from_config(cfg)
-    model.load_state_dict(state)
-    return model, {"run_config": cfg.to_dict()}
+            config = RunConfig.from_dict(meta["run_config"])
+        except ValueError:
+            config = None
+    if config is None:
+        n_out = model.output_shapes(tuple(info["input_shape"]))[-1]
+        k = int(n_out[0]) if len(n_out) == 1 else 0
+        names = meta.get("class_names") or [str(i) for i in range(k)]
+        config = RunConfig(
+            dataset=str(meta.get("dataset", "")),
+            arch=list(info["spec"]),
+            input_shape=tuple(info["input_shape"]),
+            class_names=[str(c) for c in names],
+        )
+    info = dict(info, config=config)
+    return model, info
 
 
 def make_job(
@@ -340,19 +280,13 @@ def make_job(
 
     def on_checkpoint(job, stepper, final):
         snap = job.snapshot(with_history=False)
+        status, reason = job.final_status() or (snap.status, snap.stop_reason)
         hist = stepper.history_copy()
-        metrics = {}
-        if getattr(hist, "val_acc", None):
-            metrics["val_acc"] = hist.val_acc[-1]
-            metrics["val_loss"] = hist.val_loss[-1]
-        if getattr(hist, "loss", None):
-            tail = [v for v in hist.loss[-50:] if v == v]
-            if tail:
-                metrics["train_loss"] = float(np.mean(tail))
+        metrics = final_metrics(hist)
         store.write_history(run_id, history_to_dict(hist))
         store.write_model_file(run_id, lambda p: save_model_file(p, stepper.model, config))
         store.write_meta(run_id, {
-            "status": snap.status, "stop_reason": snap.stop_reason, "step": snap.step,
+            "status": status, "stop_reason": reason, "step": snap.step,
             "total_steps": snap.total_steps, "epoch": snap.epoch, "lr": snap.lr,
             "elapsed_s": snap.elapsed_s, "metrics": metrics, "saved": time.time(),
         })  # fmt: skip
