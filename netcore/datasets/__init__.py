@@ -32,7 +32,9 @@ from netcore.datasets.catalog import (
 )
 from netcore.datasets.core import Dataset, DatasetError, DatasetInfo, to_display
 from netcore.datasets.download import cache_root
+from netcore.datasets.images import PreparedImage, prepare_image, resize
 from netcore.datasets.split import stratified_split, train_test_split
+from netcore.datasets.toy import TOY_SETS, make_toy
 from netcore.datasets.transforms import (
     Augment,
     Normalization,
@@ -40,14 +42,23 @@ from netcore.datasets.transforms import (
     random_flip,
     random_shift,
 )
+from netcore.datasets.uploads import UploadLimits, build_image_dataset, read_folder, read_zip
+
+DEFAULT_DATASET = "mnist_5k"
+"""The bundled set: works offline, loads in milliseconds."""
 
 __all__ = [
+    "DEFAULT_DATASET",
     "SOURCES",
+    "TOY_SETS",
     "Augment",
     "Dataset",
     "DatasetError",
     "DatasetInfo",
     "Normalization",
+    "PreparedImage",
+    "UploadLimits",
+    "build_image_dataset",
     "cache_root",
     "dataset_info",
     "default_augment",
@@ -55,8 +66,13 @@ __all__ = [
     "load_dataset",
     "load_raw",
     "make_dataset",
+    "make_toy",
+    "prepare_image",
     "random_flip",
     "random_shift",
+    "read_folder",
+    "read_zip",
+    "resize",
     "stratified_split",
     "to_display",
     "train_test_split",
