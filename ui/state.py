@@ -33,6 +33,7 @@ K_RUN = "nc.run_id"
 K_HANDLE = "nc.handle"
 K_UPLOAD = "nc.upload"
 K_DRAFT = "nc.draft"
+K_DRAFT_VERSION = "nc.draft_version"
 
 DEFAULT_DATASET = "mnist_5k"
 
@@ -130,10 +131,9 @@ def load_dataset(key: str):
         from ui import data as ui_data
     except ImportError:
         ui_data = None
-    for name in ("get_dataset", "load", "cached_dataset", "load_dataset"):
-        fn = getattr(ui_data, name, None) if ui_data is not None else None
-        if callable(fn):
-            return fn(key)
+    fn = getattr(ui_data, "get_dataset", None) if ui_data is not None else None
+    if callable(fn):
+        return fn(key)
     return _load_dataset_cached(key)
 
 
@@ -424,13 +424,52 @@ def draft_config() -> RunConfig:
     cfg = st.session_state.get(K_DRAFT)
     if cfg is None:
         run = current_run()
-        cfg = run.config.replace() if run is not None else RunConfig(dataset=current_dataset_key())
+        if run is not None:
+            cfg = run.config.replace()
+        else:
+            from netcore.spec import preset_spec
+
+            ds = current_dataset()
+            cfg = config_for_dataset(RunConfig(), ds)
+            cfg = cfg.replace(arch=preset_spec("lenet5", tuple(ds.input_shape), ds.n_classes))
         st.session_state[K_DRAFT] = cfg
+    if cfg.dataset != current_dataset_key():
+        # The user picked another dataset: the stack is re-checked against its input shape.
+        ds = current_dataset()
+        cfg = config_for_dataset(cfg, ds)
+        set_draft_config(cfg)
     return cfg
 
 
-def set_draft_config(cfg: RunConfig) -> None:
+def set_draft_config(cfg: RunConfig, *, replace_editor: bool = True) -> None:
+    """Set the draft; `replace_editor` makes the Build page reload its layer rows from it."""
     st.session_state[K_DRAFT] = cfg
+    if replace_editor:
+        st.session_state[K_DRAFT_VERSION] = draft_version() + 1
+
+
+def draft_version() -> int:
+    """Bumped whenever the draft architecture is replaced from outside the Build editor."""
+    return int(st.session_state.get(K_DRAFT_VERSION, 0))
+
+
+def config_for_dataset(cfg: RunConfig, dataset) -> RunConfig:
+    """`cfg` adapted to `dataset`: its key, input shape and class names.
+
+    When the last layer is a Dense whose outputs matched the old number of classes, it is
+    resized to the new number (the one change every dataset switch needs).
+    """
+    arch = [dict(layer) for layer in cfg.arch]
+    n_new = int(dataset.n_classes)
+    n_old = len(cfg.class_names)
+    if arch and arch[-1].get("type") == "Dense" and arch[-1].get("out_features") == n_old:
+        arch[-1]["out_features"] = n_new
+    return cfg.replace(
+        dataset=dataset.info.key,
+        input_shape=tuple(int(s) for s in dataset.input_shape),
+        class_names=[str(c) for c in dataset.class_names],
+        arch=arch,
+    )
 
 
 # -- what the views show -------------------------------------------------------------------
