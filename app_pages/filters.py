@@ -1,4 +1,141 @@
+"""Filters: every conv layer's kernels as images, replayable over training."""
+
+import numpy as np
 import streamlit as st
 
-st.title("filters")
-st.info("This page is being built.")
+from ui import inside
+from ui.charts.filters import filters_figure
+from ui.inspect import dense_as_images, is_conv, layer_label
+from ui.math_panels import view_math
+from ui.show import show_chart
+
+st.title("Filters")
+with st.expander("What am I looking at?", icon=":material/help:"):
+    st.markdown(
+        "A convolution layer slides small grids of weights, its **filters** (or kernels), "
+        "over its input. Each tile below is one filter, drawn with its weights as colours: "
+        "**red is positive, blue negative, white exactly zero**. A filter responds most "
+        "where the input looks like its red part and unlike its blue part, so a filter "
+        "with a red stripe next to a blue one detects an edge.\n\n"
+        "* **Shared range**: one colour scale for the whole layer, so strong and weak "
+        "filters can be compared. **Each its own range**: every filter uses the full "
+        "colour scale, so the pattern of a weak filter shows too.\n"
+        "* Filters of deeper layers have one slice per input channel; show one slice, their "
+        "average, or all of them (rows = filters, columns = input channels).\n"
+        "* In a colour network the first layer's filters are drawn in colour: mid grey "
+        "is zero, and the colour shows which of red, green, blue the filter likes.\n"
+        "* Slide **Moment in training** to replay how the filters formed: they start as "
+        "noise and grow into edge and blob detectors."
+    )
+
+got = inside.model_or_explain(
+    "filters", "Here you will see the filters of each convolution layer, and how they form."
+)
+if got is None:
+    st.stop()
+model, info = got
+
+
+def weight_of(i: int, moment_state: dict | None) -> np.ndarray:
+    if moment_state is not None and f"{i}.weight" in moment_state:
+        return np.asarray(moment_state[f"{i}.weight"])
+    return model[i].named_parameters()[0][1].data
+
+
+convs = inside.layer_options(model, is_conv)
+dense_images = None
+if not convs:
+    first_dense = next(
+        (i for i, layer in enumerate(model) if type(layer).__name__ == "Dense"), None
+    )
+    if first_dense is not None:
+        w = model[first_dense].named_parameters()[0][1].data
+        dense_images = dense_as_images(w, tuple(info.get("input_shape", ())))
+    if dense_images is None:
+        st.info(
+            "This network has no convolution layers, and its first Dense layer does not "
+            "take an image, so there are no filters to draw. The **Weights & gradients** "
+            "page shows its weights.",
+            icon=":material/info:",
+        )
+        st.stop()
+    convs = [first_dense]
+    st.caption(
+        "This network has no convolution layers. For a network of Dense layers on images, "
+        "each unit of the first layer has one weight per pixel: drawn as an image, that is "
+        "the unit's template, its *filter*."
+    )
+
+c1, c2, c3 = st.columns([2, 2, 2])
+with c1:
+    layer = inside.layer_select(model, convs, key="filters.layer")
+with c2:
+    range_choice = st.radio(
+        "Colour range",
+        ["shared range", "each filter its own range"],
+        horizontal=True,
+        key="filters.range",
+        help="Shared: compare strengths across filters. Own: see every filter's pattern.",
+    )
+per_filter = range_choice != "shared range"
+
+
+w_now = weight_of(layer, None)
+if w_now.ndim == 2:  # first Dense layer of an MLP: one image per unit
+    w_now = dense_as_images(w_now, tuple(info["input_shape"]))
+in_c = w_now.shape[1]
+rgb = False
+mode, channel = "average", 0
+with c3:
+    if layer == convs[0] and in_c == 3:
+        rgb = st.toggle(
+            "Draw in colour",
+            value=True,
+            key="filters.rgb",
+            help="Off: one grey-scale slice per input channel instead.",
+        )
+    if in_c > 1 and not rgb:
+        labels = {"average": "average", "channel": "one input channel", "all": "all"}
+        mode = st.radio(
+            "Input channels",
+            list(labels),
+            format_func=labels.get,
+            horizontal=True,
+            key="filters.mode",
+        )
+if mode == "channel":
+    channel = st.slider("Input channel", 0, in_c - 1, 0, key="filters.channel")
+
+
+@st.fragment(run_every=inside.live_every(info))
+def filters_view():
+    timer = inside.Timer()
+    moment, step = inside.moment_picker(info, "filters")
+    w = weight_of(layer, moment)
+    if w.ndim == 2:
+        w = dense_as_images(w, tuple(info["input_shape"]))
+    out_c = w.shape[0]
+    name = layer_label(layer, model[layer])
+    fig = filters_figure(
+        w, mode=mode, channel=int(channel), per_filter=per_filter, rgb=rgb, layer_name=name
+    )
+    inside.source_caption(info, step)
+    kernels = w.reshape(out_c * in_c, -1)
+    data = {
+        "filter": np.repeat(np.arange(out_c), in_c),
+        "input_channel": np.tile(np.arange(in_c), out_c),
+    }
+    for j in range(kernels.shape[1]):
+        data[f"w{j // w.shape[3]}_{j % w.shape[3]}"] = kernels[:, j]
+    show_chart(
+        fig,
+        key="filters.grid",
+        data=data,
+        filename=f"filters-layer{layer}",
+        live=inside.is_live(info) and step is None,
+    )
+    st.session_state["filters.ms"] = timer.ms()
+
+
+filters_view()
+view_math("filters", weight_shape=tuple(model[layer].named_parameters()[0][1].shape))

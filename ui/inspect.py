@@ -229,3 +229,58 @@ def fractions_over_time(counts: np.ndarray) -> np.ndarray:
     counts = np.asarray(counts, dtype=np.float64)
     totals = counts.sum(axis=1, keepdims=True)
     return np.where(totals > 0, counts / np.where(totals > 0, totals, 1.0), 0.0)
+
+
+# -- layers -------------------------------------------------------------------------------
+def is_conv(layer) -> bool:
+    return type(layer).__name__ == "Conv2D"
+
+
+def layer_label(i: int, layer) -> str:
+    """``"3 · Conv2D 16×5×5"``: index (as in parameter names ``3.weight``), type, size."""
+    name = type(layer).__name__
+    cfg = layer.config() if hasattr(layer, "config") else {}
+    if name == "Conv2D":
+        k = cfg.get("kernel_size", "?")
+        k = f"{k[0]}×{k[1]}" if isinstance(k, list | tuple) else f"{k}×{k}"
+        return f"{i} · Conv2D {cfg.get('out_channels', '?')}×{k}"
+    if name == "Dense":
+        return f"{i} · Dense {cfg.get('in_features', '?')}→{cfg.get('out_features', '?')}"
+    return f"{i} · {name}"
+
+
+SKIP_IN_MAPS = ("Flatten", "Dropout")
+"""Layers whose output repeats the previous one (a reshape; identity at test time)."""
+
+
+def shown_layers(model) -> list[int]:
+    """Layers whose output the feature-map view draws."""
+    return [i for i, layer in enumerate(model) if type(layer).__name__ not in SKIP_IN_MAPS]
+
+
+def source_conv(model, i: int) -> int | None:
+    """The Conv2D whose channel ``c`` becomes channel ``c`` of layer ``i``'s output.
+
+    Element-wise layers (activations, pooling, batch norm) keep the channel index, so the
+    answer is the nearest Conv2D at or before ``i``, provided nothing in between changes
+    the channels (a Flatten or Dense ends the chain). None when there is none.
+    """
+    for j in range(i, -1, -1):
+        name = type(model[j]).__name__
+        if name == "Conv2D":
+            return j
+        if name in ("Flatten", "Dense"):
+            return None
+    return None
+
+
+def dense_as_images(weight: np.ndarray, input_shape: tuple[int, ...]) -> np.ndarray | None:
+    """First Dense layer of an MLP on images: each unit's weights as an image (its "filter").
+
+    weight : (out, C*H*W) -> (out, C, H, W), or None when the sizes do not match an image.
+    """
+    if len(input_shape) != 3 or weight.ndim != 2:
+        return None
+    if weight.shape[1] != int(np.prod(input_shape)):
+        return None
+    return np.asarray(weight, dtype=np.float32).reshape(weight.shape[0], *input_shape)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.montage import rgb_montage_figure
-from ui.charts.style import PALETTE, RAW_ALPHA, base_layout, color, decimate, smooth
+from ui.charts.montage import layout_spec, rgb_montage_figure
+from ui.charts.style import PALETTE, RAW_ALPHA, color, decimate, smooth
 from ui.inspect import montage
 
 CONFUSION_SCALE = [[0.0, "#FFFFFF"], [0.15, "#DCE9F5"], [1.0, "#08306B"]]
@@ -33,38 +33,36 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], *, normalized: bool
     z = pct if normalized else cm.astype(np.float64)
     text = "%{z:.0f}%" if normalized else "%{z:d}"
     zmax = 100.0 if normalized else float(max(cm.max(initial=0), 1))
-    fig = go.Figure(
-        go.Heatmap(
-            z=z,
-            x=names,
-            y=names,
-            customdata=np.stack([cm, np.nan_to_num(pct)], axis=-1),
-            colorscale=CONFUSION_SCALE,
-            zmin=0,
-            zmax=zmax,
-            texttemplate=text if k <= 20 else None,
-            textfont={"size": 11 if k <= 12 else 9},
-            hovertemplate=(
-                "true %{y}, predicted %{x}<br>%{customdata[0]:d} images"
-                " (%{customdata[1]:.1f}% of true %{y})<extra></extra>"
-            ),
-            colorbar={"title": {"text": "% of true class" if normalized else "images"}},
-            xgap=1,
-            ygap=1,
-        )
-    )
+    heatmap = {
+        "type": "heatmap",
+        "z": z,
+        "x": names,
+        "y": names,
+        "customdata": np.stack([cm, np.nan_to_num(pct)], axis=-1),
+        "colorscale": CONFUSION_SCALE,
+        "zmin": 0,
+        "zmax": zmax,
+        "textfont": {"size": 11 if k <= 12 else 9},
+        "hovertemplate": (
+            "true %{y}, predicted %{x}<br>%{customdata[0]:d} images"
+            " (%{customdata[1]:.1f}% of true %{y})<extra></extra>"
+        ),
+        "colorbar": {"title": {"text": "% of true class" if normalized else "images"}},
+        "xgap": 1,
+        "ygap": 1,
+    }
+    if k <= 20:  # beyond that the numbers would not fit the cells
+        heatmap["texttemplate"] = text
     what = "% of each true class (rows sum to 100)" if normalized else "counts"
-    base_layout(
-        fig,
+    layout = layout_spec(
         f"Confusion matrix · {what}",
-        "predicted class",
-        "true class",
         height=max(360, 34 * k + 140),
+        x_title="predicted class",
+        y_title="true class",
     )
-    fig.update_layout(hovermode="closest")
-    fig.update_xaxes(type="category", side="bottom", showgrid=False)
-    fig.update_yaxes(type="category", autorange="reversed", showgrid=False)
-    return fig
+    layout["xaxis"].update(type="category", side="bottom", showgrid=False)
+    layout["yaxis"].update(type="category", autorange="reversed", showgrid=False)
+    return go.Figure({"data": [heatmap], "layout": layout})
 
 
 def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -> go.Figure:
@@ -77,27 +75,28 @@ def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -
     """
     k = len(pr["precision"])
     names = [str(n) for n in class_names][:k]
-    fig = go.Figure()
-    for i, (key, label) in enumerate((("precision", "precision"), ("recall", "recall"))):
-        v = np.asarray(pr[key], dtype=np.float64) * 100
-        fig.add_trace(
-            go.Bar(
-                x=names,
-                y=np.nan_to_num(v),
-                name=label,
-                marker_color=PALETTE[i],
-                customdata=np.stack([v, pr["support"]], axis=-1),
-                hovertemplate=(
+    bars = []
+    for i, label in enumerate(("precision", "recall")):
+        v = np.asarray(pr[label], dtype=np.float64) * 100
+        bars.append(
+            {
+                "type": "bar",
+                "x": names,
+                "y": np.nan_to_num(v),
+                "name": label,
+                "marker": {"color": PALETTE[i]},
+                "customdata": np.stack([v, pr["support"]], axis=-1),
+                "hovertemplate": (
                     f"class %{{x}}<br>{label} %{{customdata[0]:.1f}}%"
                     "<br>%{customdata[1]:d} test images<extra></extra>"
                 ),
-            )
+            }
         )
-    base_layout(fig, "Precision and recall per class", "class", "%", height=340)
-    fig.update_layout(barmode="group", hovermode="closest", bargap=0.25)
-    fig.update_xaxes(type="category")
-    fig.update_yaxes(range=[0, 105], ticksuffix="%")
-    return fig
+    layout = layout_spec("Precision and recall per class", height=340, x_title="class", y_title="%")
+    layout.update(barmode="group", bargap=0.25)
+    layout["xaxis"]["type"] = "category"
+    layout["yaxis"].update(range=[0, 105], ticksuffix="%")
+    return go.Figure({"data": bars, "layout": layout})
 
 
 def to_display(images: np.ndarray) -> np.ndarray:
@@ -156,7 +155,6 @@ def gallery_figure(
         title=f"{m} most confident mistakes · label: true → predicted, confidence",
         height=int(np.clip(130 * mont.nrows + 60, 190, 900)),
     )
-    fig.data[-1].textfont.size = 11
     return fig
 
 
@@ -182,37 +180,51 @@ def runs_figure(
     percent : bool
         y holds fractions shown as percentages.
     """
-    fig = go.Figure()
+    traces = []
     for i, (name, (x, y)) in enumerate(curves.items()):
         x, y = decimate(np.asarray(x), np.asarray(y, dtype=np.float64))
         if percent:
             y = y * 100
-        if smoothing > 0:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    line={"color": color(i), "width": 1},
-                    opacity=RAW_ALPHA,
-                    showlegend=False,
-                    hoverinfo="skip",
-                    legendgroup=name,
-                )
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=smooth(y, smoothing),
-                mode="lines",
-                name=name,
-                line={"color": color(i), "width": 2},
-                legendgroup=name,
-                hovertemplate=f"%{{y:.4g}}{'%' if percent else ''}",
-            )
-        )
-    base_layout(fig, f"{metric} of each run", x_title, metric + (" (%)" if percent else ""))
-    fig.update_layout(height=340)
+        traces += line_traces(x, y, name, color(i), smoothing, "%" if percent else "")
+    layout = layout_spec(
+        f"{metric} of each run",
+        height=340,
+        x_title=x_title,
+        y_title=metric + (" (%)" if percent else ""),
+        hovermode="x unified",
+    )
     if log_y:
-        fig.update_yaxes(type="log")
-    return fig
+        layout["yaxis"].update(type="log")
+    return go.Figure({"data": traces, "layout": layout})
+
+
+def line_traces(x, y, name: str, colour: str, smoothing: float, suffix: str = "") -> list[dict]:
+    """A curve (smoothed when asked) over its faint raw version, as trace dicts."""
+    traces = []
+    if smoothing > 0:
+        traces.append(
+            {
+                "type": "scatter",
+                "x": x,
+                "y": y,
+                "mode": "lines",
+                "line": {"color": colour, "width": 1},
+                "opacity": RAW_ALPHA,
+                "showlegend": False,
+                "hoverinfo": "skip",
+                "legendgroup": name,
+            }
+        )
+    traces.append(
+        {
+            "type": "scatter",
+            "x": x,
+            "y": smooth(y, smoothing),
+            "mode": "lines",
+            "name": name,
+            "line": {"color": colour, "width": 2},
+            "legendgroup": name,
+            "hovertemplate": f"%{{y:.4g}}{suffix}",
+        }
+    )
+    return traces

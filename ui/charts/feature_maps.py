@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.montage import montage_figure, rgb_montage_figure
-from ui.charts.style import GREYS, PALETTE, base_layout
+from ui.charts.montage import layout_spec, montage_figure, rgb_montage_figure
+from ui.charts.style import GREYS, PALETTE
 from ui.inspect import activation_tiles, is_signed, montage, scale_tiles
 
 GAP = 1
@@ -41,6 +41,7 @@ def activation_figure(
     signed = is_signed(tiles)
     scaled, zmax = scale_tiles(tiles, per_tile=per_channel and kind == "channels", signed=signed)
     m = montage(scaled, gap=GAP)
+    pixels = {}
     if kind == "channels":
         c, h, w = tiles.shape
         fields = {"channel": np.arange(c)}
@@ -49,10 +50,9 @@ def activation_figure(
     else:
         # One tile of units, wrapped row by row: hover gives the unit number.
         rows, cols = tiles.shape[1:]
-        unit = np.arange(rows * cols, dtype=np.float32).reshape(rows, cols)
+        pixels = {"unit": np.arange(rows * cols).reshape(rows, cols)}
         fields, labels = {}, None
         what = f"{np.asarray(a).size} units"
-        m = montage(scaled, gap=GAP)
     scaled_note = (
         "each channel scaled to its own max"
         if per_channel and kind == "channels"
@@ -60,21 +60,19 @@ def activation_figure(
     )
     title = f"{layer_name}: {what} · {scaled_note}"
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_channel and kind == "channels" else None
-    fig = montage_figure(
+    return montage_figure(
         m,
         signed=signed,
         zmax=zmax,
         colorbar_title="÷ own max" if raw is not None else "activation",
         tile_fields=fields,
+        pixel_fields=pixels,
+        show_pixel=kind == "channels",
         raw=raw,
         labels=labels,
         title=title,
         height=height,
     )
-    if kind == "units":
-        fig.data[0].customdata = unit[..., None]
-        fig.data[0].hovertemplate = "unit %{customdata[0]:.0f}<br>value %{z:.4g}<extra></extra>"
-    return fig
 
 
 def channel_figure(a: np.ndarray, *, title: str, signed: bool | None = None) -> go.Figure:
@@ -83,11 +81,9 @@ def channel_figure(a: np.ndarray, *, title: str, signed: bool | None = None) -> 
     signed = is_signed(a) if signed is None else signed
     m = montage(a[None], ncols=1)
     zmax = float(np.abs(a).max(initial=0.0)) or 1.0
-    fig = montage_figure(
+    return montage_figure(
         m, signed=signed, zmax=zmax, colorbar_title="activation", title=title, height=340
     )
-    fig.update_layout(margin={"l": 10, "r": 10, "b": 10, "t": 45})
-    return fig
 
 
 def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") -> go.Figure:
@@ -161,21 +157,20 @@ def probabilities_figure(
         f"{names[i]}{'  ✓ true' if true_label is not None and i == true_label else ''}"
         for i in range(k)
     ]
-    fig = go.Figure(
-        go.Bar(
-            x=probs * 100,
-            y=labels,
-            orientation="h",
-            marker_color=colors,
-            text=[f"{p * 100:.1f}%" for p in probs],
-            textposition="outside",
-            cliponaxis=False,
-            hovertemplate="%{y}: %{x:.2f}%<extra></extra>",
-        )
-    )
     title = f"Prediction: {names[pred]} ({probs[pred] * 100:.1f}%)"
-    base_layout(fig, title, "probability (%)", None, height=max(220, 26 * k + 90))
-    fig.update_layout(hovermode="closest", margin={"r": 50})
-    fig.update_xaxes(range=[0, 112], ticksuffix="%")
-    fig.update_yaxes(autorange="reversed", type="category")
-    return fig
+    layout = layout_spec(title, height=max(220, 26 * k + 90), x_title="probability (%)")
+    layout["margin"]["r"] = 50
+    layout["xaxis"].update(range=[0, 112], ticksuffix="%")
+    layout["yaxis"].update(autorange="reversed", type="category")
+    bar = {
+        "type": "bar",
+        "x": probs * 100,
+        "y": labels,
+        "orientation": "h",
+        "marker": {"color": colors},
+        "text": [f"{p * 100:.1f}%" for p in probs],
+        "textposition": "outside",
+        "cliponaxis": False,
+        "hovertemplate": "%{y}: %{x:.2f}%<extra></extra>",
+    }
+    return go.Figure({"data": [bar], "layout": layout})

@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.style import PALETTE, RAW_ALPHA, SEQUENTIAL, base_layout, color, decimate, smooth
+from ui.charts.evaluate import line_traces
+from ui.charts.montage import layout_spec
+from ui.charts.style import PALETTE, SEQUENTIAL, color, decimate
 
 HEALTHY_RATIO = 1e-3
 """Rule of thumb: each step changes a weight matrix by about a thousandth of its size."""
@@ -53,34 +55,42 @@ def histogram_figure(
     """
     x = _centres(edges)
     width = float(np.diff(edges).mean()) if len(edges) > 1 else 1.0
-    fig = go.Figure()
-    if start is not None:
-        fig.add_trace(
-            go.Bar(
-                x=x,
-                y=_fractions(start) * 100,
-                width=width,
-                name=start_label,
-                marker_color="#A0A0A0",
-                opacity=0.55,
-                hovertemplate=f"{start_label}<br>%{{x:.3g}}: %{{y:.2f}}%<extra></extra>",
-            )
+    bars = []
+    series = [(start, start_label, "#A0A0A0", 0.55), (now, now_label, PALETTE[0], 0.75)]
+    for counts, label, colour, opacity in series:
+        if counts is None:
+            continue
+        bars.append(
+            {
+                "type": "bar",
+                "x": x,
+                "y": _fractions(counts) * 100,
+                "width": width,
+                "name": label,
+                "marker": {"color": colour},
+                "opacity": opacity,
+                "hovertemplate": f"{label}<br>%{{x:.3g}}: %{{y:.2f}}%<extra></extra>",
+            }
         )
-    fig.add_trace(
-        go.Bar(
-            x=x,
-            y=_fractions(now) * 100,
-            width=width,
-            name=now_label,
-            marker_color=PALETTE[0],
-            opacity=0.75,
-            hovertemplate=f"{now_label}<br>%{{x:.3g}}: %{{y:.2f}}%<extra></extra>",
-        )
+    layout = layout_spec(
+        f"{what.capitalize()}s of {name}", height=300, x_title=what, y_title="share of values (%)"
     )
-    fig.add_vline(x=0, line_dash="dot", line_color="#555555", line_width=1)
-    base_layout(fig, f"{what.capitalize()}s of {name}", what, "share of values (%)", height=300)
-    fig.update_layout(barmode="overlay", hovermode="closest", bargap=0)
-    return fig
+    layout.update(barmode="overlay", bargap=0)
+    layout["shapes"] = [_zero_line()]
+    return go.Figure({"data": bars, "layout": layout})
+
+
+def _zero_line() -> dict:
+    return {
+        "type": "line",
+        "xref": "x",
+        "yref": "paper",
+        "x0": 0,
+        "x1": 0,
+        "y0": 0,
+        "y1": 1,
+        "line": {"dash": "dot", "color": "#555555", "width": 1},
+    }
 
 
 def distribution_figure(
@@ -103,22 +113,22 @@ def distribution_figure(
     share = np.where(totals > 0, counts / np.where(totals > 0, totals, 1), 0.0) * 100
     finite = share[share > 0]
     zmax = float(np.percentile(finite, 99)) if finite.size else 1.0
-    fig = go.Figure(
-        go.Heatmap(
-            x=np.asarray(steps),
-            y=_centres(edges),
-            z=share.T,
-            colorscale=SEQUENTIAL,
-            zmin=0,
-            zmax=zmax or 1.0,
-            colorbar={"title": {"text": "% of values"}, "thickness": 14},
-            hovertemplate=f"step %{{x}}<br>{what} %{{y:.3g}}<br>%{{z:.2f}}% of values"
-            "<extra></extra>",
-        )
+    heatmap = {
+        "type": "heatmap",
+        "x": np.asarray(steps),
+        "y": _centres(edges),
+        "z": share.T,
+        "colorscale": SEQUENTIAL,
+        "zmin": 0,
+        "zmax": zmax or 1.0,
+        "colorbar": {"title": {"text": "% of values"}, "thickness": 14},
+        "hovertemplate": f"step %{{x}}<br>{what} %{{y:.3g}}<br>%{{z:.2f}}% of values"
+        "<extra></extra>",
+    }
+    layout = layout_spec(
+        f"{what.capitalize()}s of {name} over training", height=300, x_title="step", y_title=what
     )
-    base_layout(fig, f"{what.capitalize()}s of {name} over training", "step", what, height=300)
-    fig.update_layout(hovermode="closest")
-    return fig
+    return go.Figure({"data": [heatmap], "layout": layout})
 
 
 def curves_figure(
@@ -149,51 +159,48 @@ def curves_figure(
         Values are fractions shown as %.
     """
     steps = np.asarray(steps)
-    fig = go.Figure()
+    traces = []
     for i, (label, y) in enumerate(series.items()):
         y = np.asarray(y, dtype=np.float64) * (100 if percent else 1)
         if log_y:
             # A zero (a step with no update) cannot sit on a log axis: leave a gap.
             y = np.where(y > 0, y, np.nan)
         x, y = decimate(steps, y)
-        if smoothing > 0:
-            fig.add_trace(
-                go.Scatter(
-                    x=x,
-                    y=y,
-                    mode="lines",
-                    line={"color": color(i), "width": 1},
-                    opacity=RAW_ALPHA,
-                    showlegend=False,
-                    hoverinfo="skip",
-                    legendgroup=label,
-                )
-            )
-        fig.add_trace(
-            go.Scatter(
-                x=x,
-                y=smooth(y, smoothing),
-                mode="lines",
-                name=label,
-                line={"color": color(i), "width": 2},
-                legendgroup=label,
-                hovertemplate="%{y:.3g}" + ("%" if percent else ""),
-            )
-        )
+        traces += line_traces(x, y, label, color(i), smoothing, "%" if percent else "")
+    layout = layout_spec(title, height=330, x_title="step", y_title=y_title, hovermode="x unified")
     if reference is not None:
-        fig.add_hline(
-            y=reference,
-            line_dash="dash",
-            line_color="#555555",
-            annotation_text=reference_label,
-            annotation_position="bottom left",
-        )
-    base_layout(fig, title, "step", y_title, height=330)
+        layout["shapes"] = [
+            {
+                "type": "line",
+                "xref": "paper",
+                "yref": "y",
+                "x0": 0,
+                "x1": 1,
+                "y0": reference,
+                "y1": reference,
+                "line": {"dash": "dash", "color": "#555555", "width": 1},
+            }
+        ]
+        layout["annotations"] = [
+            {
+                "xref": "paper",
+                "yref": "y",
+                "x": 0,
+                "y": reference,
+                "text": reference_label,
+                "showarrow": False,
+                "xanchor": "left",
+                "yanchor": "top",
+                "font": {"size": 11, "color": "#555555"},
+            }
+        ]
+        if log_y:  # annotations on a log axis are placed by the exponent
+            layout["annotations"][0]["y"] = float(np.log10(reference))
     if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
+        layout["yaxis"].update(type="log", exponentformat="power")
     if percent:
-        fig.update_yaxes(range=[0, 100], ticksuffix="%")
-    return fig
+        layout["yaxis"].update(range=[0, 100], ticksuffix="%")
+    return go.Figure({"data": traces, "layout": layout})
 
 
 def layer_bars_figure(
@@ -202,17 +209,17 @@ def layer_bars_figure(
     """One bar per layer, input side on the left (e.g. gradient norm of each layer now):
     a vanishing gradient shows as bars that shrink towards the input."""
     values = np.asarray(values, dtype=np.float64)
-    fig = go.Figure(
-        go.Bar(
-            x=labels,
-            y=np.where(values > 0, values, np.nan) if log_y else values,
-            marker_color=PALETTE[0],
-            hovertemplate="%{x}: %{y:.3g}<extra></extra>",
-        )
+    bar = {
+        "type": "bar",
+        "x": labels,
+        "y": np.where(values > 0, values, np.nan) if log_y else values,
+        "marker": {"color": PALETTE[0]},
+        "hovertemplate": "%{x}: %{y:.3g}<extra></extra>",
+    }
+    layout = layout_spec(
+        title, height=300, x_title="parameter (input side → output side)", y_title=y_title
     )
-    base_layout(fig, title, "parameter (input side → output side)", y_title, height=300)
-    fig.update_layout(hovermode="closest")
-    fig.update_xaxes(type="category")
+    layout["xaxis"]["type"] = "category"
     if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
-    return fig
+        layout["yaxis"].update(type="log", exponentformat="power")
+    return go.Figure({"data": [bar], "layout": layout})
