@@ -90,7 +90,7 @@ def _class_and_file(parts: tuple[str, ...]) -> tuple[str, str] | None:
 def _strip_top_folder(paths: list[tuple[str, ...]]) -> list[tuple[str, ...]]:
     """Drop one folder level that wraps everything (``my_pets/cat/1.png`` -> ``cat/1.png``)."""
     tops = {p[0] for p in paths}
-    if len(tops) == 1 and all(len(p) >= 3 for p in paths):
+    if len(tops) == 1 and any(len(p) >= 3 for p in paths):
         return [p[1:] for p in paths]
     return paths
 

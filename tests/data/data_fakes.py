@@ -69,3 +69,36 @@ def make_cifar_tar(per_batch=10, seed=0, replace: dict | None = None):
 
 def md5(data: bytes) -> str:
     return hashlib.md5(data).hexdigest()
+
+
+def image_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    """Encode a uint8 (H, W) or (H, W, 3|4) array with Pillow."""
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def png_header_only(width: int, height: int) -> bytes:
+    """A tiny PNG file that declares `width` x `height` pixels (a decompression bomb's header)."""
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        body = kind + data
+        return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+    ihdr = struct.pack(">IIBBBBB", width, height, 8, 0, 0, 0, 0)
+    idat = zlib.compress(b"\x00" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", idat) + chunk(b"IEND", b"")
+
+
+def zip_bytes(members: dict[str, bytes]) -> bytes:
+    """A deflated zip archive of {name: content}, names written exactly as given."""
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, content in members.items():
+            zf.writestr(zipfile.ZipInfo(name), content, compress_type=zipfile.ZIP_DEFLATED)
+    return buf.getvalue()
