@@ -284,3 +284,40 @@ def dense_as_images(weight: np.ndarray, input_shape: tuple[int, ...]) -> np.ndar
     if weight.shape[1] != int(np.prod(input_shape)):
         return None
     return np.asarray(weight, dtype=np.float32).reshape(weight.shape[0], *input_shape)
+
+
+# -- gradients of a model without a training history --------------------------------------
+def batch_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray]:
+    """dLoss/dParameter on one batch, for a model that has no recorded statistics.
+
+    Parameters
+    ----------
+    model : Sequential
+        Not modified: a copy does the forward and backward pass.
+    x : (N, ...) inputs, y : (N,) int labels
+
+    Returns
+    -------
+    dict parameter name -> gradient (same shape as the parameter), mean cross-entropy loss.
+    """
+    from netcore.losses import CrossEntropyLoss
+
+    m = model.copy().eval()  # eval: no dropout noise, batch norm uses its running statistics
+    loss = CrossEntropyLoss()
+    loss.forward(m.forward(x), y)
+    m.backward(loss.backward())
+    return {name: p.grad.copy() for name, p in m.named_parameters()}
+
+
+def stats_series(stats: dict, key: str, names: list[str]) -> dict[str, np.ndarray]:
+    """One statistic (e.g. ``"grad_norm"``) of the given parameters from training stats."""
+    params = stats.get("params", {})
+    return {n: np.asarray(params[n][key], dtype=np.float64) for n in names if n in params}
+
+
+def stats_histograms(stats: dict, name: str, which: str):
+    """(edges (B+1,), counts (T, B)) of ``which`` = "weight_hist" or "grad_hist", or None."""
+    h = stats.get("params", {}).get(name, {}).get(which)
+    if not h or not h.get("counts"):
+        return None
+    return np.asarray(h["edges"], dtype=np.float64), np.asarray(h["counts"], dtype=np.float64)
