@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+from ui.state import sync_url
+
 st.set_page_config(page_title="NetCore Lab", page_icon=":material/hub:", layout="wide")
 
 nav = st.navigation(
@@ -78,4 +80,5 @@ nav = st.navigation(
         ],
     }
 )
+sync_url()  # page switches clear the query string; keep ?run=<id> so a reload finds the run
 nav.run()

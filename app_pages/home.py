@@ -43,8 +43,9 @@ with left, st.container(border=True):
         "LeNet-5 learns to read handwritten digits (MNIST, 4,000 training images). "
         "You land on the Train page with the curves moving; about 97% in a minute."
     )
-    if st.button("Start training", type="primary", key="home.quick_cnn",
-                 icon=":material/play_arrow:"):  # fmt: skip
+    if st.button(
+        "Start training", type="primary", key="home.quick_cnn", icon=":material/play_arrow:"
+    ):
         try:
             start_small_cnn()
         except LimitError as e:
@@ -66,16 +67,19 @@ with right, st.container(border=True):
 st.markdown("#### Or build your own")
 c1, c2, c3 = st.columns(3)
 with c1:
-    st.page_link("app_pages/data.py", label="**1. Data**: choose the images",
-                 icon=":material/dataset:")  # fmt: skip
+    st.page_link(
+        "app_pages/data.py", label="**1. Data**: choose the images", icon=":material/dataset:"
+    )
     st.caption("Digits, clothing or photos; see samples and class counts.")
 with c2:
-    st.page_link("app_pages/build.py", label="**2. Build**: stack the layers",
-                 icon=":material/construction:")  # fmt: skip
+    st.page_link(
+        "app_pages/build.py", label="**2. Build**: stack the layers", icon=":material/construction:"
+    )
     st.caption("Convolutions, pooling, dense layers; shapes and sizes checked as you go.")
 with c3:
-    st.page_link("app_pages/train.py", label="**3. Train**: watch it learn",
-                 icon=":material/model_training:")  # fmt: skip
+    st.page_link(
+        "app_pages/train.py", label="**3. Train**: watch it learn", icon=":material/model_training:"
+    )
     st.caption("Live loss and accuracy; pause, step one batch, change the learning rate.")
 
 run = state.current_run()
@@ -84,8 +88,9 @@ if run is not None:
         f"Your current run **{run.config.name or run.run_id}** is *{run.status}*.",
         icon=":material/history:",
     )
-    st.page_link("app_pages/train.py", label="Continue on the Train page",
-                 icon=":material/arrow_forward:")  # fmt: skip
+    st.page_link(
+        "app_pages/train.py", label="Continue on the Train page", icon=":material/arrow_forward:"
+    )
 
 st.caption(
     "MNIST is by Yann LeCun and Corinna Cortes (CC BY-SA 3.0). Your runs are kept on this "

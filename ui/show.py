@@ -51,6 +51,7 @@ def show_chart(
     filename: str | None = None,
     live: bool = False,
     height: int | None = None,
+    frozen: bool | None = None,
 ) -> None:
     """Draw `fig` full width with PNG export, an optional CSV download and a freeze toggle.
 
@@ -65,12 +66,16 @@ def show_chart(
         Base name for the PNG and CSV files (default: `key`).
     live : bool
         The chart redraws while training; show a "Freeze view" toggle.
+    frozen : bool, optional
+        Freeze state decided by the caller (one toggle for several charts); no toggle drawn.
     height : int, optional
         Pixel height of the chart (else the figure's own).
     """
     filename = filename or key
     store = _FIG_KEY.format(key)
-    frozen = False
+    if frozen is not None:
+        live = False  # the caller draws one toggle for several charts
+    frozen = bool(frozen)
     if live:
         frozen = st.toggle(
             "Freeze view",

@@ -202,8 +202,11 @@ class EngineStepper:
 # -- saving ------------------------------------------------------------------------------
 def model_meta(config: RunConfig) -> dict:
     """What a saved model file carries besides the weights: the whole run configuration."""
-    return {"run_config": config.to_dict(), "dataset": config.dataset,
-            "class_names": list(config.class_names)}  # fmt: skip
+    return {
+        "run_config": config.to_dict(),
+        "dataset": config.dataset,
+        "class_names": list(config.class_names),
+    }
 
 
 def save_model_file(path, model, config: RunConfig) -> None:
@@ -285,11 +288,20 @@ def make_job(
         metrics = final_metrics(hist)
         store.write_history(run_id, history_to_dict(hist))
         store.write_model_file(run_id, lambda p: save_model_file(p, stepper.model, config))
-        store.write_meta(run_id, {
-            "status": status, "stop_reason": reason, "step": snap.step,
-            "total_steps": snap.total_steps, "epoch": snap.epoch, "lr": snap.lr,
-            "elapsed_s": snap.elapsed_s, "metrics": metrics, "saved": time.time(),
-        })  # fmt: skip
+        store.write_meta(
+            run_id,
+            {
+                "status": status,
+                "stop_reason": reason,
+                "step": snap.step,
+                "total_steps": snap.total_steps,
+                "epoch": snap.epoch,
+                "lr": snap.lr,
+                "elapsed_s": snap.elapsed_s,
+                "metrics": metrics,
+                "saved": time.time(),
+            },
+        )
 
     n_train = len(dataset.y_train) if dataset is not None else None
     if n_train is None:

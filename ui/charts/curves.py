@@ -36,10 +36,16 @@ def _step_traces(fig, x, y, *, name: str, smoothing: float, scale: float = 1.0) 
     if smoothing > 0:
         fig.add_trace(
             go.Scatter(
-                x=xr, y=yr, mode="lines", name=f"{name} (raw)", opacity=RAW_ALPHA,
-                line={"color": TRAIN, "width": 1}, showlegend=False, hoverinfo="skip",
+                x=xr,
+                y=yr,
+                mode="lines",
+                name=f"{name} (raw)",
+                opacity=RAW_ALPHA,
+                line={"color": TRAIN, "width": 1},
+                showlegend=False,
+                hoverinfo="skip",
             )
-        )  # fmt: skip
+        )
         xs, ys = decimate(x, smooth(y, smoothing), MAX_POINTS)
     else:
         xs, ys = xr, yr
@@ -54,10 +60,14 @@ def _epoch_trace(fig, x, y, *, name: str, scale: float = 1.0) -> None:
         return
     fig.add_trace(
         go.Scatter(
-            x=x[ok], y=y[ok] * scale, mode="lines+markers", name=name,
-            line={"color": VAL, "width": 2}, marker={"size": 8, "symbol": "diamond"},
+            x=x[ok],
+            y=y[ok] * scale,
+            mode="lines+markers",
+            name=name,
+            line={"color": VAL, "width": 2},
+            marker={"size": 8, "symbol": "diamond"},
         )
-    )  # fmt: skip
+    )
 
 
 def loss_figure(history, *, smoothing: float = 0.6, log_y: bool = False, height: int = 330):
@@ -67,8 +77,9 @@ def loss_figure(history, *, smoothing: float = 0.6, log_y: bool = False, height:
     _step_traces(fig, x, y, name="training loss", smoothing=smoothing)
     ex, ey = _epoch_xy(history, "val_loss")
     _epoch_trace(fig, ex, ey, name="validation loss")
-    base_layout(fig, "Loss (lower is better)", "step (batches seen)", "cross-entropy",
-                height=height)  # fmt: skip
+    base_layout(
+        fig, "Loss (lower is better)", "step (batches seen)", "cross-entropy", height=height
+    )
     if log_y:
         fig.update_yaxes(type="log")
     _empty_hint(fig, x.size == 0)
@@ -82,8 +93,9 @@ def accuracy_figure(history, *, smoothing: float = 0.6, height: int = 330):
     _step_traces(fig, x, y, name="training accuracy", smoothing=smoothing, scale=100.0)
     ex, ey = _epoch_xy(history, "val_accuracy")
     _epoch_trace(fig, ex, ey, name="validation accuracy", scale=100.0)
-    base_layout(fig, "Accuracy (higher is better)", "step (batches seen)", "% correct",
-                height=height)  # fmt: skip
+    base_layout(
+        fig, "Accuracy (higher is better)", "step (batches seen)", "% correct", height=height
+    )
     fig.update_yaxes(range=[0, 100.5])
     _empty_hint(fig, x.size == 0)
     return fig
@@ -107,9 +119,13 @@ def _empty_hint(fig, empty: bool) -> None:
     if empty:
         fig.add_annotation(
             text="The curve appears here once training starts.",
-            showarrow=False, xref="paper", yref="paper", x=0.5, y=0.5,
+            showarrow=False,
+            xref="paper",
+            yref="paper",
+            x=0.5,
+            y=0.5,
             font={"size": 14, "color": "#666666"},
-        )  # fmt: skip
+        )
         fig.update_xaxes(showticklabels=False)
         fig.update_yaxes(showticklabels=False)
 
