@@ -1,0 +1,190 @@
+"""Charts of the teaching pages: number grids for the convolution walkthrough, gradient-check
+errors, and the healthy-vs-broken training curves.
+
+Pure functions (NumPy + Plotly, no Streamlit).
+
+A number grid is a heatmap with the value written in every cell (small grids only, so the
+numbers stay readable when projected), an optional highlighted window (the kernel's current
+position) and optional marked cells (a pool window's winner).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import plotly.graph_objects as go
+
+from ui.charts.style import DIVERGING, PALETTE, base_layout
+
+HIGHLIGHT = "#D55E00"
+"""Outline of the current window (vermillion: visible on both the blue and the red end)."""
+SECONDARY = "#009E73"
+"""Outline of related cells (the winner of a pool window, the cells a gradient reaches)."""
+GREYS_LIGHT = [[0.0, "#FFFFFF"], [1.0, "#4D4D4D"]]
+"""For inputs in [0, 1]: white background, dark strokes; black numbers stay readable."""
+
+
+def fmt(v: float, digits: int = 2) -> str:
+    """Short, stable number text: ``0.5 -> "0.5"``, ``-0.25 -> "-0.25"``, ``0 -> "0"``."""
+    if v == 0 or not math.isfinite(v):
+        return "0" if v == 0 else str(v)
+    s = f"{v:.{digits}f}".rstrip("0").rstrip(".")
+    return "0" if s in ("-0", "") else s
+
+
+def number_grid(
+    values: np.ndarray,
+    *,
+    title: str = "",
+    window: tuple[int, int, int, int] | None = None,
+    marks: list[tuple[int, int]] | None = None,
+    filled: np.ndarray | None = None,
+    signed: bool | None = None,
+    digits: int = 2,
+    cell_px: int = 38,
+    zmax: float | None = None,
+    show_text: bool = True,
+    row_offset: int = 0,
+    col_offset: int = 0,
+) -> go.Figure:
+    """A small matrix drawn as coloured cells with its numbers written in.
+
+    Parameters
+    ----------
+    values : (H, W)
+    window : (row, col, height, width) outlined in `HIGHLIGHT` (e.g. the kernel's position)
+    marks : cells outlined in `SECONDARY` (e.g. a pool winner)
+    filled : (H, W) bool; cells not yet computed are drawn empty (a grid filling up)
+    signed : zero-centred blue-white-red scale (default: when any value is negative);
+        otherwise white to dark grey
+    zmax : fix the colour range (default: the largest |value|)
+    row_offset, col_offset : first row/column label (e.g. -1 for a padded border)
+    """
+    v = np.asarray(values, dtype=np.float64)
+    h, w = v.shape
+    shown = v if filled is None else np.where(filled, v, np.nan)
+    if signed is None:
+        signed = bool(np.nanmin(v) < 0) if v.size else False
+    peak = zmax if zmax is not None else float(np.nanmax(np.abs(v))) if v.size else 1.0
+    peak = peak if peak > 0 else 1.0
+    colour = (
+        {"colorscale": DIVERGING, "zmin": -peak, "zmax": peak, "zmid": 0}
+        if signed
+        else {"colorscale": GREYS_LIGHT, "zmin": 0, "zmax": peak}
+    )
+    text = [
+        ["" if not np.isfinite(shown[r, c]) else fmt(shown[r, c], digits) for c in range(w)]
+        for r in range(h)
+    ]
+    heat = go.Heatmap(
+        z=shown,
+        text=text if show_text else None,
+        texttemplate="%{text}" if show_text else None,
+        textfont={"size": 12 if max(h, w) <= 10 else 10},
+        showscale=False,
+        xgap=1,
+        ygap=1,
+        hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>",
+        x=np.arange(w) + col_offset,
+        y=np.arange(h) + row_offset,
+        **colour,
+    )
+    fig = go.Figure(heat)
+    shapes = []
+    if window is not None:
+        r, c, wh, ww = window
+        shapes.append(_box(r + row_offset, c + col_offset, wh, ww, HIGHLIGHT, 4))
+    for r, c in marks or []:
+        shapes.append(_box(r + row_offset, c + col_offset, 1, 1, SECONDARY, 4))
+    base_layout(fig, title=title)
+    fig.update_layout(
+        shapes=shapes,
+        height=int(cell_px * h + (70 if title else 40)),
+        width=int(cell_px * w + 60),
+        margin={"l": 35, "r": 10, "t": 45 if title else 25, "b": 10},
+        hovermode="closest",
+        plot_bgcolor="#F2F2F2",
+    )
+    fig.update_xaxes(side="top", showgrid=False, zeroline=False, dtick=1, constrain="domain")
+    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, dtick=1, scaleanchor="x")
+    return fig
+
+
+def _box(r: int, c: int, h: int, w: int, colour: str, width: float) -> dict:
+    return {
+        "type": "rect",
+        "x0": c - 0.5,
+        "x1": c + w - 0.5,
+        "y0": r - 0.5,
+        "y1": r + h - 0.5,
+        "line": {"color": colour, "width": width},
+        "fillcolor": "rgba(0,0,0,0)",
+    }
+
+
+# ----------------------------------------------------------------------------------------
+# Gradient check
+# ----------------------------------------------------------------------------------------
+def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -> go.Figure:
+    """Relative error of each checked gradient on a log axis, with the pass line.
+
+    Values below ~1e-7 mean analytic and numerical gradients agree to float64 precision; a
+    value near 1 means they disagree completely (e.g. opposite signs).
+    """
+    err = np.maximum(np.asarray(errors, dtype=np.float64), 1e-16)
+    ok = err < tolerance
+    fig = go.Figure(
+        go.Bar(
+            x=err,
+            y=labels,
+            orientation="h",
+            marker={"color": [PALETTE[2] if good else PALETTE[3] for good in ok]},
+            text=[f"{e:.1e}" for e in err],
+            textposition="outside",
+            hovertemplate="%{y}: %{x:.2e}<extra></extra>",
+        )
+    )
+    base_layout(fig, x_title="relative error (log scale; smaller is better)")
+    fig.add_vline(
+        x=tolerance,
+        line={"color": "black", "dash": "dash", "width": 1.5},
+        annotation_text=f"pass below {tolerance:.0e}",
+        annotation_position="top",
+    )
+    fig.update_xaxes(type="log", range=[-12, 0.6], exponentformat="power")
+    fig.update_yaxes(autorange="reversed")
+    fig.update_layout(
+        height=max(220, 22 * len(labels) + 90),
+        hovermode="closest",
+        showlegend=False,
+        margin={"l": 10, "r": 20, "t": 40, "b": 45},
+    )
+    return fig
+
+
+def bug_training_figure(curves: dict[str, np.ndarray], bug: str) -> go.Figure:
+    """The loss of the healthy and the broken network, step by step, on the same batches."""
+    fig = go.Figure()
+    fig.add_trace(
+        go.Scatter(
+            x=curves["step"],
+            y=curves["healthy"],
+            name="correct backward",
+            mode="lines",
+            line={"color": PALETTE[0], "width": 2.5},
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=curves["step"],
+            y=curves["broken"],
+            name=f"broken: {bug}",
+            mode="lines",
+            line={"color": PALETTE[3], "width": 2.5},
+        )
+    )
+    base_layout(fig, x_title="training step (same batches for both)", y_title="training loss")
+    fig.update_layout(height=320)
+    fig.update_yaxes(rangemode="tozero")
+    return fig
