@@ -138,8 +138,15 @@ SOURCES: dict[str, Source] = {
 """Where each downloadable set lives: base URL plus file names and md5 checksums."""
 
 
+def canonical_key(key: str) -> str:
+    """Accept the spellings people use: ``"mnist-5k"``, ``"Fashion-MNIST"``, ``"cifar-10"``."""
+    k = str(key).strip().lower().replace("-", "_")
+    return {"cifar_10": "cifar10", "mnist5k": "mnist_5k", "fashion": "fashion_mnist"}.get(k, k)
+
+
 def dataset_info(key: str, cache_dir: str | Path | None = None) -> DatasetInfo:
     """The description of dataset `key`, with ``available`` filled in."""
+    key = canonical_key(key)
     if key not in _INFOS:
         known = ", ".join(_INFOS)
         raise DatasetError(f"There is no dataset called {key!r}; choose one of: {known}.")
@@ -169,9 +176,9 @@ def load_raw(
     raw_test : uint8 (N_test, C, H, W)
     y_test : int64 (N_test,)
     """
+    key = dataset_info(key).key  # canonical spelling; a clear error for an unknown key
     if key == "mnist_5k":
         return load_mnist_5k_raw()
-    dataset_info(key)  # raises a clear error for an unknown key
     cached = download.load_parsed(key, cache_dir)
     if cached is not None:
         return cached
@@ -230,7 +237,7 @@ def load_dataset(
     """
     info = dataset_info(key, cache_dir)
     raw_train, y_train, raw_test, y_test = load_raw(
-        key, progress=progress, cache_dir=cache_dir, mirror=mirror
+        info.key, progress=progress, cache_dir=cache_dir, mirror=mirror
     )
     rng = np.random.default_rng(seed)
     if train_size is not None and train_size < len(y_train):

@@ -3,6 +3,7 @@
 import time
 
 import numpy as np
+import pytest
 
 from netcore.datasets import list_datasets, load_dataset
 from netcore.datasets.bundled import BUNDLED_FILE, load_mnist_5k_raw
@@ -83,3 +84,13 @@ def test_read_only_dataset_refuses_writes():
     ds = load_dataset("mnist_5k").read_only()
     for a in ds.arrays():
         assert not a.flags.writeable
+
+
+def test_key_spellings_and_unknown_key():
+    from netcore.datasets import DatasetError, dataset_info
+
+    assert load_dataset("mnist-5k").info.key == "mnist_5k"
+    assert dataset_info("CIFAR-10").key == "cifar10"
+    assert dataset_info("Fashion-MNIST").key == "fashion_mnist"
+    with pytest.raises(DatasetError, match="no dataset called 'svhn'.*mnist_5k"):
+        load_dataset("svhn")
