@@ -378,7 +378,8 @@ class TrainingJob:
                         self._on_checkpoint(self, stepper, False)
                     continue
                 if self._slots is not None and not holding:
-                    self._set(status="queued")
+                    if not self._paused:
+                        self._set(status="queued")
                     if not self._slots.acquire(self, abort=lambda: self._stop_requested):
                         break
                     holding = True
@@ -417,7 +418,9 @@ class TrainingJob:
                     self._on_checkpoint(self, stepper, False)
                     last_ckpt = time.monotonic()
                 if holding and now - slice_start > self._slice_s and self._slots.waiting:
-                    self._slots.release()  # let a queued job have a turn; re-queue
+                    # Let a queued job have a turn, and queue again behind it.
+                    self._set(status="queued")
+                    self._slots.release()
                     holding = False
                 # Let the web server's threads run between batches.
                 time.sleep(self._yield_s)

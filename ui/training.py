@@ -107,6 +107,10 @@ def final_metrics(history) -> dict:
 
 
 # -- stepping ------------------------------------------------------------------------------
+EXPLODE_STEPS = 5
+"""Consecutive batches with an exploded loss before a run is declared diverged."""
+
+
 def stats_interval(total_steps: int) -> int:
     """Record training statistics about 300 times per run (at least every 5 steps)."""
     return max(5, int(total_steps) // 300)
@@ -148,6 +152,10 @@ class EngineStepper:
             stats_every=stats_interval(total),
         )
         self.total_steps = self.trainer.total_steps
+        # A loss far above chance level for several batches in a row means the weights
+        # blew up even if no NaN appeared yet (the fused cross-entropy stays finite).
+        self.explode_at = 100.0 * math.log(max(2, len(config.class_names)))
+        self._explode_run = 0
 
     @property
     def step_count(self) -> int:
@@ -186,6 +194,16 @@ class EngineStepper:
         event = self.trainer.step()
         if event is None:
             return {}
+        if math.isfinite(event.loss) and event.loss > self.explode_at:
+            self._explode_run += 1
+            if self._explode_run >= EXPLODE_STEPS and not self.trainer.done:
+                self.trainer.stop(
+                    f"the loss exploded to {event.loss:.3g} (a network guessing at random "
+                    f"scores {self.explode_at / 100:.2f}): training diverged. Lower the "
+                    f"learning rate (it was {event.lr:g}) and train again."
+                )
+        else:
+            self._explode_run = 0
         record = {"loss": event.loss, "acc": event.accuracy, "lr": event.lr}
         if event.epoch_metrics:
             record.update(event.epoch_metrics)
