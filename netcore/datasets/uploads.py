@@ -49,7 +49,7 @@ class UploadLimits:
 
     max_files: int = 5000
     max_file_bytes: int = 20_000_000
-    max_total_bytes: int = 300_000_000
+    max_total_bytes: int = 200_000_000
     max_ratio: float = 200.0  # uncompressed / compressed, for members above 1 MB
     max_pixels: int = 40_000_000  # per image, checked by the decoder before decoding
     min_per_class: int = 4  # at least 3 to train on and 1 to test

@@ -4,14 +4,16 @@ import json
 import subprocess
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ROOT
 from data_fakes import make_idx_set, md5
 
 from netcore.datasets import SOURCES
 from netcore.datasets.download import RemoteFile
+
+ROOT = Path(__file__).resolve().parents[2]
 
 PURITY_CHECK = """
 import json, sys
