@@ -45,6 +45,103 @@ KERNEL_PRESETS: dict[str, list[list[float]]] = {
 
 
 # ----------------------------------------------------------------------------------------
+# Inputs: a digit made small enough to read, or a grid typed in
+# ----------------------------------------------------------------------------------------
+def _area_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """(n_out, n_in) weights of area resampling: each output bin averages what it covers."""
+    edges_in = np.arange(n_in + 1) / n_in
+    edges_out = np.arange(n_out + 1) / n_out
+    lo = np.maximum(edges_out[:-1, None], edges_in[None, :-1])
+    hi = np.minimum(edges_out[1:, None], edges_in[None, 1:])
+    overlap = np.clip(hi - lo, 0, None)
+    return overlap / overlap.sum(axis=1, keepdims=True)
+
+
+def digit_crop(image: np.ndarray, size: int = 10, decimals: int | None = 1) -> np.ndarray:
+    """A 28x28 digit shrunk to ``size`` x ``size`` so every pixel's number can be read.
+
+    The centre 20x20 box (where MNIST puts the digit) is averaged down by area, scaled to
+    [0, 1], and rounded to `decimals` (None keeps full precision): short numbers make the
+    multiply-and-add on screen easy to follow.
+
+    Parameters
+    ----------
+    image : (28, 28) or (1, 28, 28) grey image, 0-255 (uint8) or 0-1 (float)
+    size : output side, 4 to 20
+
+    Returns
+    -------
+    (size, size) float32 in [0, 1]
+    """
+    img = np.asarray(image, dtype=np.float64).reshape(np.shape(image)[-2:])
+    if img.max() > 1.0:
+        img = img / 255.0
+    if not 4 <= size <= 20:
+        raise ValueError(f"choose a size between 4 and 20 pixels, got {size}")
+    h, w = img.shape
+    top, left = max((h - 20) // 2, 0), max((w - 20) // 2, 0)
+    box = img[top : top + min(20, h), left : left + min(20, w)]
+    small = _area_matrix(size, box.shape[0]) @ box @ _area_matrix(size, box.shape[1]).T
+    peak = small.max()
+    if peak > 0:
+        small = small / peak  # the stroke's centre becomes 1.0 whatever the size
+    if decimals is not None:
+        small = np.round(small, decimals)
+    return small.astype(DTYPE)
+
+
+def parse_grid(text: str, *, name: str = "grid", max_side: int = 16) -> np.ndarray:
+    """Numbers typed in as rows (one row a line, separated by spaces or commas).
+
+    Fractions like ``1/9`` are accepted (handy for a blur kernel). Raises ValueError saying
+    which line is wrong and how to fix it.
+
+    Returns
+    -------
+    (rows, cols) float32
+    """
+    rows = []
+    lines = [ln for ln in text.strip().splitlines() if ln.strip()]
+    if not lines:
+        raise ValueError(f"the {name} is empty: type one row of numbers per line")
+    for n, line in enumerate(lines, start=1):
+        row = []
+        for token in line.replace(",", " ").replace(";", " ").split():
+            try:
+                if "/" in token:
+                    num, den = token.split("/", 1)
+                    value = float(num) / float(den)
+                else:
+                    value = float(token)
+            except (ValueError, ZeroDivisionError):
+                raise ValueError(
+                    f"line {n} of the {name}: {token!r} is not a number (write e.g. 0.5, -1 or 1/9)"
+                ) from None
+            if not np.isfinite(value):
+                raise ValueError(f"line {n} of the {name}: {token!r} is not a finite number")
+            row.append(value)
+        rows.append(row)
+    widths = {len(r) for r in rows}
+    if len(widths) != 1:
+        raise ValueError(
+            f"every line of the {name} needs the same number of values; found lines with "
+            f"{', '.join(str(len(r)) for r in rows)} values"
+        )
+    grid = np.array(rows, dtype=DTYPE)
+    if max(grid.shape) > max_side:
+        raise ValueError(
+            f"the {name} is {grid.shape[0]}x{grid.shape[1]}; keep it at most "
+            f"{max_side}x{max_side} so the numbers stay readable"
+        )
+    return grid
+
+
+def format_grid(grid: np.ndarray) -> str:
+    """The inverse of `parse_grid`: one line per row, values separated by spaces."""
+    return "\n".join(" ".join(f"{v:g}" for v in row) for row in np.asarray(grid))
+
+
+# ----------------------------------------------------------------------------------------
 # Forward records
 # ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)

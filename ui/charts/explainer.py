@@ -188,3 +188,70 @@ def bug_training_figure(curves: dict[str, np.ndarray], bug: str) -> go.Figure:
     fig.update_layout(height=320)
     fig.update_yaxes(rangemode="tozero")
     return fig
+
+
+# ----------------------------------------------------------------------------------------
+# The sums, written out with the actual numbers (LaTeX for st.latex)
+# ----------------------------------------------------------------------------------------
+def tex_num(v: float, digits: int = 2) -> str:
+    """A number for a product in LaTeX: negatives in parentheses, ``-`` as a real minus."""
+    s = fmt(float(v), digits)
+    return f"({s})" if s.startswith("-") else s
+
+
+def _sum_lines(terms: list[str], per_line: int, max_terms: int = 30) -> list[str]:
+    """Group terms into lines of `per_line`; beyond `max_terms`, say how many are left out."""
+    extra = len(terms) - max_terms
+    terms = terms[:max_terms] + ([rf"\dots\ (\text{{{extra} more}})"] if extra > 0 else [])
+    return [" + ".join(terms[i : i + per_line]) for i in range(0, len(terms), per_line)]
+
+
+def _aligned(lhs: str, lines: list[str], result: str) -> str:
+    if not lines:
+        return rf"{lhs} = 0"
+    if len(lines) == 1:
+        return rf"{lhs} = {lines[0]} = \mathbf{{{result}}}"
+    body = r" \\ &\quad + ".join(lines)
+    return rf"\begin{{aligned}} {lhs} &= {body} \\ &= \mathbf{{{result}}} \end{{aligned}}"
+
+
+def conv_cell_tex(cell, weight: np.ndarray, digits: int = 2) -> str:
+    """``z[i,j] = x·w + x·w + ... + b = value``, one line per kernel row."""
+    kh, kw = weight.shape
+    rows = []
+    for u in range(kh):
+        rows.append(
+            " + ".join(
+                rf"{tex_num(cell.window[u, v], digits)}\cdot{tex_num(weight[u, v], digits)}"
+                for v in range(kw)
+            )
+        )
+    if cell.bias != 0:
+        rows[-1] += rf" + {tex_num(cell.bias, digits)}"
+    return _aligned(rf"z_{{{cell.i},{cell.j}}}", rows, fmt(cell.value, digits + 1))
+
+
+def pool_cell_tex(cell, digits: int = 2) -> str:
+    values = ", ".join(fmt(v, digits) for v in cell.window.ravel())
+    return (
+        rf"p_{{{cell.i},{cell.j}}} = \max({values}) = \mathbf{{{fmt(cell.value, digits)}}}"
+        rf"\quad\text{{(winner: row {cell.wr}, column {cell.wc})}}"
+    )
+
+
+def weight_grad_tex(cell, digits: int = 2) -> str:
+    """dL/dW[u,v] as the sum of dL/dz[i,j] * x[...] over the output cells, zeros left out."""
+    nz = np.flatnonzero(cell.dz.ravel())
+    terms = [
+        rf"{tex_num(cell.dz.ravel()[k], digits)}\cdot{tex_num(cell.xs.ravel()[k], digits)}"
+        for k in nz
+    ]
+    lhs = rf"\frac{{\partial L}}{{\partial W_{{{cell.u},{cell.v}}}}}"
+    return _aligned(lhs, _sum_lines(terms, 4), fmt(cell.value, digits + 1))
+
+
+def input_grad_tex(cell, digits: int = 2) -> str:
+    """dL/dx[r,c] as the sum of dL/dz[i,j] * W[u,v] over the windows that covered it."""
+    terms = [rf"{tex_num(t.dz, digits)}\cdot{tex_num(t.w, digits)}" for t in cell.terms if t.dz]
+    lhs = rf"\frac{{\partial L}}{{\partial x_{{{cell.r},{cell.c}}}}}"
+    return _aligned(lhs, _sum_lines(terms, 4), fmt(cell.value, digits + 1))
