@@ -56,7 +56,9 @@ def cached_dataset(
     Raises DatasetError when it would need a download; use `get_dataset` in pages.
     """
     if not dataset_info(key).available:
-        raise DatasetError(f"{dataset_info(key).title} is not downloaded yet.")
+        raise DatasetError(
+            f"{dataset_info(key).title} is not downloaded yet; download it on the Data page."
+        )
     return _shared_dataset(key, normalization, train_size, test_size)
 
 
