@@ -225,9 +225,12 @@ def maps_view():
                 w = m[conv].named_parameters()[0][1].data[ch : ch + 1]
                 rgb = conv == channel_layers[0] and w.shape[1] == 3
                 fig = filters_figure(
-                    w, mode="all", rgb=rgb, layer_name=f"filter {ch} of layer {conv}"
+                    w,
+                    mode="all",
+                    rgb=rgb,
+                    title=f"Filter {ch} of layer {conv} (white = 0)",
+                    height=260,
                 )
-                fig.update_layout(height=260)
                 show_chart(fig, key="fm.zoom_filter", filename=f"layer{conv}-filter{ch}")
 
     for i in layers:

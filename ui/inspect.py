@@ -58,7 +58,7 @@ def grid_columns(n: int, tile_w: int = 8, max_cols: int = 16) -> int:
     return min(cols, max_cols)
 
 
-def montage(tiles: np.ndarray, ncols: int | None = None, gap: int = 1) -> Montage:
+def montage(tiles: np.ndarray, ncols: int | None = None, gap: int = 1, top_pad: int = 0) -> Montage:
     """Lay ``n`` equally sized tiles out on a grid, row by row.
 
     Parameters
@@ -69,6 +69,9 @@ def montage(tiles: np.ndarray, ncols: int | None = None, gap: int = 1) -> Montag
         Tiles per row (default: `grid_columns`).
     gap : int
         Pixels of ``nan`` between neighbouring tiles.
+    top_pad : int
+        Extra rows of ``nan`` above every tile: room for a caption that must not hide
+        the image (the mistakes gallery).
 
     Returns
     -------
@@ -81,10 +84,11 @@ def montage(tiles: np.ndarray, ncols: int | None = None, gap: int = 1) -> Montag
     ncols = ncols or grid_columns(n, w)
     ncols = max(1, min(ncols, max(n, 1)))
     nrows = max(1, math.ceil(n / ncols))
-    shape = (nrows * (h + gap) - gap, ncols * (w + gap) - gap, *tiles.shape[3:])
+    row_h = top_pad + h + gap
+    shape = (nrows * row_h - gap, ncols * (w + gap) - gap, *tiles.shape[3:])
     z = np.full(shape, np.nan, dtype=np.float32)
     k = np.arange(n)
-    origins = np.stack([(k // ncols) * (h + gap), (k % ncols) * (w + gap)], axis=1)
+    origins = np.stack([(k // ncols) * row_h + top_pad, (k % ncols) * (w + gap)], axis=1)
     for tile, (r, c) in zip(tiles, origins, strict=True):
         z[r : r + h, c : c + w] = tile
     return Montage(z, origins, (h, w), nrows, ncols)
@@ -196,7 +200,8 @@ def activation_tiles(a: np.ndarray) -> tuple[np.ndarray, str]:
     if a.ndim == 3:
         return a, "channels"
     flat = a.ravel()
-    cols = min(flat.size, max(10, math.ceil(math.sqrt(flat.size * 4))))
+    # Wide rows (up to 40 units): a short strip reads as "a vector", not as an image.
+    cols = min(flat.size, 40)
     rows = math.ceil(flat.size / cols)
     tile = np.full(rows * cols, np.nan, dtype=np.float32)
     tile[: flat.size] = flat

@@ -133,7 +133,7 @@ def test_feature_maps_page_shows_every_layer_and_probabilities(trained_run, monk
     at.number_input(key="fm.zoom_channel").set_value(3).run()
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert any("1 · ReLU · channel 3" in t for t in titles)
-    assert any("filter 3 of layer 0" in t for t in titles)
+    assert any("Filter 3 of layer 0" in t for t in titles)
     # A test image of class 7: the true class is marked on the bars.
     at.selectbox(key="fm.class").set_value(7).run()
     bars = plotly_specs(at)[1]["data"][0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.montage import layout_spec, rgb_montage_figure
+from ui.charts.montage import figure_height, layout_spec, rgb_montage_figure
 from ui.charts.style import PALETTE, RAW_ALPHA, color, decimate, smooth
 from ui.inspect import montage
 
@@ -143,19 +143,22 @@ def gallery_figure(
     m = len(images)
     names = [str(n) for n in class_names]
     tiles = to_display(images)
-    mont = montage(tiles, ncols=min(ncols, max(m, 1)), gap=max(2, tiles.shape[1] // 10))
+    h = tiles.shape[1]
+    if max((len(n) for n in names), default=0) > 4:
+        ncols = min(ncols, 6)  # long class names need wider tiles for their caption
+    mont = montage(tiles, ncols=min(ncols, max(m, 1)), gap=max(2, h // 10), top_pad=h // 3)
     labels = [
         f"{names[t]}→{names[p]} {c * 100:.0f}%"
         for t, p, c in zip(true, pred, confidence, strict=True)
     ]
-    fig = rgb_montage_figure(
+    return rgb_montage_figure(
         mont,
         tile_fields={"rank": np.arange(1, m + 1), "true": true, "predicted": pred},
         labels=labels,
+        labels_above=True,
         title=f"{m} most confident mistakes · label: true → predicted, confidence",
-        height=int(np.clip(130 * mont.nrows + 60, 190, 900)),
+        height=figure_height(mont, lo=200, hi=1000),
     )
-    return fig
 
 
 def runs_figure(
@@ -194,8 +197,29 @@ def runs_figure(
         hovermode="x unified",
     )
     if log_y:
-        layout["yaxis"].update(type="log")
+        layout["yaxis"].update(type="log", tickformat=LOG_TICKS, dtick="D2")
+    legend_below(layout, len(curves))
     return go.Figure({"data": traces, "layout": layout})
+
+
+LOG_TICKS = ".2~g"
+"""Log-axis tick labels as plain numbers (0.002, 0.5, 3) rather than Plotly's mix of
+exponents and bare digits."""
+
+
+def legend_below(layout: dict, n: int) -> None:
+    """Put a legend of ``n`` entries under the plot, growing the chart to fit it: a legend
+    above would run into the title once it wraps in a half-width column."""
+    rows = max(1, -(-n // 2))
+    layout["legend"] = {
+        "orientation": "h",
+        "yanchor": "top",
+        "y": -0.22,
+        "xanchor": "left",
+        "x": 0.0,
+    }
+    layout["margin"]["b"] = 60 + 22 * rows
+    layout["height"] = layout.get("height", 330) + 22 * rows
 
 
 def line_traces(x, y, name: str, colour: str, smoothing: float, suffix: str = "") -> list[dict]:

@@ -26,6 +26,8 @@ def filters_figure(
     per_filter: bool = False,
     rgb: bool = False,
     layer_name: str = "conv",
+    title: str | None = None,
+    height: int | None = None,
 ) -> go.Figure:
     """Every kernel of one Conv2D layer as a grid of small images.
 
@@ -43,6 +45,8 @@ def filters_figure(
         Draw 3-channel kernels in colour (first layer of a colour network): mid grey is 0.
     layer_name : str
         Names the layer in the title, e.g. ``"layer 0 · Conv2D"``.
+    title, height : optional
+        Replace the generated title (a short one for a small chart) and height.
 
     Returns
     -------
@@ -50,6 +54,7 @@ def filters_figure(
         Signed kernels use a diverging scale with ``zmid=0`` and ``zmin=-zmax``: white is
         exactly zero, blue negative, red positive.
     """
+    title_override = title
     weight = np.asarray(weight, dtype=np.float32)
     out_c, in_c, kh, kw = weight.shape
     shape = f"{out_c} filters {kh}×{kw}"
@@ -61,7 +66,8 @@ def filters_figure(
             m,
             tile_fields={"filter": np.arange(out_c)},
             labels=[str(i) for i in range(out_c)],
-            title=title,
+            title=title_override or title,
+            height=height,
         )
 
     tiles = filter_tiles(weight, mode, channel)
@@ -85,7 +91,7 @@ def filters_figure(
         )
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_filter else None
     colorbar = "w / max|w| (per filter)" if per_filter else "weight"
-    title = f"{layer_name}: {what} · {range_note(per_filter, zmax)} · white = 0"
+    title = title_override or f"{layer_name}: {what} · {range_note(per_filter, zmax)} · white = 0"
     return montage_figure(
         m,
         signed=True,
@@ -95,4 +101,5 @@ def filters_figure(
         raw=raw,
         labels=labels,
         title=title,
+        height=height,
     )

@@ -120,17 +120,29 @@ def _per_pixel(m: Montage, values: np.ndarray) -> np.ndarray:
     return np.where(index >= 0, values[np.maximum(index, 0)], -1).astype(np.int16)
 
 
-def _label_trace(m: Montage, labels: list[str]) -> dict:
-    """Small numbers at each tile's top-left corner, with a white halo to stay readable."""
+LABEL_STYLES = {
+    # Dark text with a white halo: over the white middle of a diverging scale.
+    "dark": {"color": "#111111", "shadow": "0px 0px 3px #ffffff"},
+    # White text with a dark halo: over the dark end of a sequential scale or a photo.
+    "light": {"color": "#ffffff", "shadow": "0px 0px 3px #000000"},
+}
+
+
+def _label_trace(
+    m: Montage, labels: list[str], style: str = "dark", above: bool = False, size: int = 11
+) -> dict:
+    """Text at each tile's top-left corner (or just above the tile, in a padded band)."""
     r, c = m.origins[:, 0], m.origins[:, 1]
+    x = c - 0.5 + 0.15 * m.tile_shape[1] ** 0.5
+    y = r - 0.5 if above else r - 0.5 + 0.1 * m.tile_shape[0] ** 0.5
     return {
         "type": "scatter",
-        "x": c - 0.5 + 0.15 * m.tile_shape[1] ** 0.5,
-        "y": r - 0.5 + 0.1 * m.tile_shape[0] ** 0.5,
+        "x": x if not above else c - 0.5,
+        "y": y,
         "text": labels,
         "mode": "text",
-        "textposition": "bottom right",
-        "textfont": {"size": 10, "color": "#111111", "shadow": "0px 0px 3px #ffffff"},
+        "textposition": "top right" if above else "bottom right",
+        "textfont": {"size": size, **LABEL_STYLES[style]},
         "hoverinfo": "skip",
         "showlegend": False,
     }
@@ -206,7 +218,7 @@ def montage_figure(
     height = height or figure_height(m)
     data = [heatmap]
     if labels is not None and show_labels(m, height):
-        data.append(_label_trace(m, labels))
+        data.append(_label_trace(m, labels, "dark" if signed else "light"))
     return go.Figure({"data": data, "layout": image_layout(title, height)})
 
 
@@ -217,8 +229,13 @@ def rgb_montage_figure(
     labels: list[str] | None = None,
     title: str | None = None,
     height: int | None = None,
+    labels_above: bool = False,
 ) -> go.Figure:
-    """An RGB `Montage` (``m.z`` (rows, cols, 3) in 0..255, nan gaps) as one image trace."""
+    """An RGB `Montage` (``m.z`` (rows, cols, 3) in 0..255, nan gaps) as one image trace.
+
+    ``labels_above``: print the labels in the band above each tile (``montage(top_pad=)``)
+    instead of over the image.
+    """
     z = np.where(np.isnan(m.z), 255.0, m.z).astype(np.uint8)
     tile_fields = tile_fields or {}
     image = {"type": "image", "z": z}
@@ -229,6 +246,7 @@ def rgb_montage_figure(
     image["hovertemplate"] = "<br>".join([*parts, "RGB %{z}"]) + "<extra></extra>"
     height = height or figure_height(m)
     data = [image]
-    if labels is not None and show_labels(m, height):
-        data.append(_label_trace(m, labels))
+    if labels is not None and (labels_above or show_labels(m, height)):
+        style = "dark" if labels_above else "light"
+        data.append(_label_trace(m, labels, style, labels_above, 13 if labels_above else 11))
     return go.Figure({"data": data, "layout": image_layout(title, height)})

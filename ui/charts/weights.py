@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.evaluate import line_traces
+from ui.charts.evaluate import LOG_TICKS, legend_below, line_traces
 from ui.charts.montage import layout_spec
 from ui.charts.style import PALETTE, SEQUENTIAL, color, decimate
 
@@ -197,9 +197,10 @@ def curves_figure(
         if log_y:  # annotations on a log axis are placed by the exponent
             layout["annotations"][0]["y"] = float(np.log10(reference))
     if log_y:
-        layout["yaxis"].update(type="log", exponentformat="power")
+        layout["yaxis"].update(type="log", tickformat=LOG_TICKS, dtick="D2")
     if percent:
         layout["yaxis"].update(range=[0, 100], ticksuffix="%")
+    legend_below(layout, len(series))
     return go.Figure({"data": traces, "layout": layout})
 
 
@@ -221,5 +222,5 @@ def layer_bars_figure(
     )
     layout["xaxis"]["type"] = "category"
     if log_y:
-        layout["yaxis"].update(type="log", exponentformat="power")
+        layout["yaxis"].update(type="log", tickformat=LOG_TICKS, dtick="D2")
     return go.Figure({"data": [bar], "layout": layout})
