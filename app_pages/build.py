@@ -58,9 +58,10 @@ def add(layer_type: str, position: int) -> None:
     rows.insert(max(0, min(position, len(rows))), default_row(layer_type))
 
 
-def load_preset(name: str) -> None:
+def load_preset() -> None:
     from netcore.spec import preset_spec
 
+    name = st.session_state["build.preset"]
     ds = state.current_dataset()
     try:
         spec = preset_spec(name, tuple(ds.input_shape), ds.n_classes)
@@ -100,7 +101,6 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     st.button(
         "Load preset",
         on_click=load_preset,
-        args=(preset,),
         key="build.load_preset",
         icon=":material/restart_alt:",
     )

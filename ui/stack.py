@@ -123,13 +123,38 @@ def default_row(layer_type: str) -> Row:
     return Row(layer_type, opts, act)
 
 
+def engine_default(layer_type: str, option: str):
+    """The constructor default of `option` in netcore (None when there is none)."""
+    import inspect
+
+    import netcore  # noqa: F401  (registers every layer type)
+    from netcore.base import LAYER_TYPES
+
+    cls = LAYER_TYPES.get(layer_type)
+    if cls is None:
+        return None
+    p = inspect.signature(cls).parameters.get(option)
+    if p is None or p.default is inspect.Parameter.empty:
+        return None
+    return p.default
+
+
 def rows_from_spec(spec: list[dict]) -> list[Row]:
-    """Group a spec into rows: a Dense/Conv2D followed by a plain activation becomes one row."""
+    """Group a spec into rows: a Dense/Conv2D followed by a plain activation becomes one row.
+
+    Options the spec leaves out get netcore's defaults (e.g. padding 0), so the editor shows
+    exactly the network the spec builds.
+    """
     rows: list[Row] = []
     i = 0
     while i < len(spec):
         entry = dict(spec[i])
         kind = entry.pop("type", "?")
+        for opt in OPTIONS.get(kind, ()):
+            if entry.get(opt.name) is None:
+                default = engine_default(kind, opt.name)
+                if default is not None:
+                    entry[opt.name] = default
         row = Row(kind, entry)
         if kind in WITH_ACTIVATION:
             row.act = "none"

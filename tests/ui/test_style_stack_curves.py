@@ -49,8 +49,12 @@ def test_rows_round_trip_every_preset(name):
     back, owner = spec_from_rows(rows)
     assert len(owner) == len(back)
     build_model(back, (1, 28, 28), rng=np.random.default_rng(0))
-    # Activations are folded into their Dense/Conv row; everything else is kept.
+    # Activations are folded into their Dense/Conv row; everything else is kept, and the
+    # rebuilt spec makes the same network.
     assert [e["type"] for e in back] == [e["type"] for e in spec]
+    a = build_model(back, (1, 28, 28), rng=np.random.default_rng(0))
+    b = build_model(spec, (1, 28, 28), rng=np.random.default_rng(0))
+    assert a.output_shapes((1, 28, 28)) == b.output_shapes((1, 28, 28))
     assert len(rows) < len(spec)
 
 
