@@ -237,7 +237,8 @@ class Sequential:
                 shape = tuple(int(s) for s in layer.output_shape(shape))
             except ValueError as err:
                 raise ValueError(
-                    f"layer {i} ({type(layer).__name__}) gets input {_fmt(shape)}: {err}"
+                    f"layer {i} ({type(layer).__name__}) gets input {_fmt(shape)}: "
+                    f"{_strip_name(str(err), type(layer).__name__)}"
                 ) from None
             shapes.append(shape)
         return shapes
@@ -382,6 +383,11 @@ def describe(layer: Layer) -> str:
     if name in ("BatchNorm1D", "BatchNorm2D"):
         return f"normalise {cfg.get('num_features')} features"
     return ", ".join(f"{k}={v}" for k, v in cfg.items())
+
+
+def _strip_name(message: str, name: str) -> str:
+    """Drop a leading "Conv2D: " from a layer's message: the prefix already names it."""
+    return message[len(name) + 2 :] if message.startswith(name + ": ") else message
 
 
 def _fmt(shape) -> str:

@@ -24,6 +24,7 @@ import math
 import numpy as np
 
 from netcore.base import LAYER_TYPES, Layer
+from netcore.init import INITIALIZERS
 from netcore.model import Sequential
 
 # Sizes that come from the incoming shape: (constructor argument, rank the input must have).
@@ -41,6 +42,7 @@ _OPTION_RULES = {
     "out_channels": ("int>=1", "the number of filters, e.g. 6"),
     "kernel_size": ("int>=1", "the side of the square window, e.g. 3"),
     "stride": ("int>=1|None", "the step between windows, e.g. 1"),
+    "init": ("init", "a weight initialiser name"),
     "padding": ("int>=0", "zeros added around the image, e.g. 1"),
     "bias": ("bool", "true or false"),
     "p": ("prob", "the fraction of units dropped, between 0 and 1 (e.g. 0.5)"),
@@ -80,7 +82,8 @@ def build_model(
             shape = tuple(int(s) for s in layer.output_shape(shape))
         except ValueError as err:
             raise ValueError(
-                f"layer {i} ({type(layer).__name__}) gets input {_fmt(shape)}: {err}"
+                f"layer {i} ({type(layer).__name__}) gets input {_fmt(shape)}: "
+                f"{_strip_name(str(err), type(layer).__name__)}"
             ) from None
         layers.append(layer)
     return Sequential(layers)
@@ -127,28 +130,16 @@ def _build_layer(i: int, entry: dict, shape: tuple[int, ...], rng) -> Layer:
     where = f"layer {i} ({name})"
     options = {k: v for k, v in entry.items() if k != "type"}
     params = inspect.signature(cls).parameters
-    allowed = [p for p in params if p not in ("self", "rng")]
-
     inferred = INFERRED.get(name)
-    if inferred:
-        arg, rank = inferred
-        if len(shape) != rank:
-            raise ValueError(f"{where} gets input {_fmt(shape)}: {_rank_fix(name, rank)}")
-        value = shape[0]
-        if arg in options and options[arg] != value:
-            raise ValueError(
-                f"{where}: {arg}={options[arg]!r} but the input has {value}; remove "
-                f"{arg!r}, it is worked out from the previous layer"
-            )
-        options[arg] = value
-
+    inferred_arg = inferred[0] if inferred else None
+    allowed = [p for p in params if p not in ("self", "rng", inferred_arg)]
     unknown = [k for k in options if k not in params or k == "rng"]
     if unknown:
         raise ValueError(
             f"{where}: unknown option {unknown[0]!r}; allowed: {', '.join(allowed) or 'none'}"
         )
     for pname, p in params.items():
-        if pname in ("self", "rng") or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+        if pname in ("self", "rng", inferred_arg) or p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
             continue
         if p.default is inspect.Parameter.empty and pname not in options:
             meaning = _OPTION_RULES.get(pname, ("", "required"))[1]
@@ -157,6 +148,19 @@ def _build_layer(i: int, entry: dict, shape: tuple[int, ...], rng) -> Layer:
         problem = _check_option(key, value)
         if problem:
             raise ValueError(f"{where}: {key}={value!r} is not valid; it must be {problem}")
+
+    if inferred:
+        # The size this layer needs comes from the shape that reaches it.
+        rank = inferred[1]
+        if len(shape) != rank:
+            raise ValueError(f"{where} gets input {_fmt(shape)}: {_rank_fix(name, rank)}")
+        value = shape[0]
+        if inferred_arg in options and options[inferred_arg] != value:
+            raise ValueError(
+                f"{where}: {inferred_arg}={options[inferred_arg]!r} but the input has {value}; "
+                f"remove {inferred_arg!r}, it is worked out from the previous layer"
+            )
+        options[inferred_arg] = value
     if "rng" in params:
         options["rng"] = rng
     try:
@@ -178,6 +182,8 @@ def _check_option(key: str, value) -> str | None:
         return f"{_POSITIVE_INT} or null ({meaning})"
     if rule == "int>=0" and not (is_int and value >= 0):
         return f"a whole number of at least 0 ({meaning})"
+    if rule == "init" and value not in INITIALIZERS:
+        return f"one of {', '.join(sorted(INITIALIZERS))}"
     if rule == "bool" and not isinstance(value, bool):
         return meaning
     if rule == "prob" and not (is_num and 0 <= value < 1):
@@ -209,6 +215,11 @@ def _check_input_shape(input_shape) -> tuple[int, ...]:
             "(channels, height, width) for images, all sizes at least 1"
         )
     return shape
+
+
+def _strip_name(message: str, name: str) -> str:
+    """Drop a leading "Conv2D: " from a layer's message: the prefix already names it."""
+    return message[len(name) + 2 :] if message.startswith(name + ": ") else message
 
 
 def _fmt(shape) -> str:

@@ -11,8 +11,6 @@ Numbering: steps count from 1 (step n is the n-th weight update) and so do epoch
 
 from __future__ import annotations
 
-import csv
-import io
 import math
 import time
 from collections.abc import Callable
@@ -20,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from netcore.history import History
 from netcore.model import Sequential
 from netcore.monitor import Monitor
 from netcore.optim import Optimizer
@@ -27,6 +26,8 @@ from netcore.schedules import ConstantLR, Schedule
 
 FINISHED = "finished"
 STOPPED = "stopped by user"
+ROLLBACK_EVERY = 10
+"""Steps between two copies of the weights kept for a rollback after divergence."""
 
 
 @dataclass
@@ -47,108 +48,6 @@ class StepEvent:
     epoch_metrics: dict | None = None
     done: bool = False
     stop_reason: str | None = None
-
-
-class History:
-    """Learning curves: one entry per step, one dict per epoch, optional statistics.
-
-    Attributes
-    ----------
-    steps : dict of lists, keys `STEP_KEYS`; ``steps["loss"][i]`` is the loss of step i+1.
-        ``accuracy`` holds NaN when it does not apply.
-    epochs : list of dict, keys `EPOCH_KEYS`; ``val_*`` are None without validation data.
-    stats : dict or None, the training statistics (see `netcore.monitor.Monitor`).
-    """
-
-    STEP_KEYS = ("step", "epoch", "loss", "accuracy", "lr", "time")
-    EPOCH_KEYS = (
-        "epoch",
-        "step",
-        "train_loss",
-        "train_accuracy",
-        "val_loss",
-        "val_accuracy",
-        "time",
-    )
-
-    def __init__(self):
-        self.steps: dict[str, list] = {k: [] for k in self.STEP_KEYS}
-        self.epochs: list[dict] = []
-        self._monitor: Monitor | None = None
-        self._stats: dict | None = None
-
-    def __len__(self) -> int:
-        return len(self.steps["time"])  # "time" is appended last: a complete step
-
-    @property
-    def stats(self) -> dict | None:
-        return self._monitor.to_dict() if self._monitor is not None else self._stats
-
-    def array(self, key: str) -> np.ndarray:
-        """One per-step series as a float64 array, e.g. ``history.array("loss")``."""
-        return np.array(self.steps[key][: len(self)], dtype=np.float64)
-
-    def epoch_array(self, key: str) -> np.ndarray:
-        """One per-epoch series as float64 (NaN where missing), e.g. ``"val_accuracy"``."""
-        return np.array(
-            [np.nan if e[key] is None else e[key] for e in self.epochs[:]], dtype=np.float64
-        )
-
-    def snapshot(self) -> History:
-        """A consistent copy (safe to read while another thread keeps training)."""
-        n = len(self)
-        copy = History()
-        copy.steps = {k: list(v[:n]) for k, v in self.steps.items()}
-        copy.epochs = [dict(e) for e in self.epochs[:]]
-        copy._stats = self.stats
-        return copy
-
-    def to_dict(self) -> dict:
-        """Plain JSON values (NaN accuracies become None)."""
-        n = len(self)
-        steps = {k: list(v[:n]) for k, v in self.steps.items()}
-        steps["accuracy"] = [None if a != a else a for a in steps["accuracy"]]  # NaN != NaN
-        return {"steps": steps, "epochs": [dict(e) for e in self.epochs], "stats": self.stats}
-
-    @classmethod
-    def from_dict(cls, data: dict) -> History:
-        """Inverse of `to_dict`; ValueError when keys are missing or lengths differ."""
-        try:
-            steps = data["steps"]
-            lengths = {len(steps[k]) for k in cls.STEP_KEYS}
-            epochs = [dict(e) for e in data["epochs"]]
-            missing = [k for e in epochs for k in cls.EPOCH_KEYS if k not in e]
-        except (KeyError, TypeError) as err:
-            raise ValueError(f"not a training history: missing {err}") from None
-        if len(lengths) != 1 or missing:
-            raise ValueError(
-                "not a training history: the step series differ in length "
-                "or an epoch entry is incomplete"
-            )
-        history = cls()
-        history.steps = {k: list(steps[k]) for k in cls.STEP_KEYS}
-        history.steps["accuracy"] = [math.nan if a is None else a for a in steps["accuracy"]]
-        history.epochs = epochs
-        history._stats = data.get("stats")
-        return history
-
-    def to_csv(self, which: str = "steps") -> str:
-        """The per-step (``"steps"``) or per-epoch (``"epochs"``) table as CSV text."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        if which == "steps":
-            writer.writerow(self.STEP_KEYS)
-            n = len(self)
-            cols = [self.steps[k][:n] for k in self.STEP_KEYS]
-            for row in zip(*cols, strict=True):
-                writer.writerow(["" if v != v else v for v in row])  # NaN as an empty cell
-        elif which == "epochs":
-            writer.writerow(self.EPOCH_KEYS)
-            for e in self.epochs:
-                writer.writerow(["" if e[k] is None else e[k] for k in self.EPOCH_KEYS])
-        else:
-            raise ValueError(f"which must be 'steps' or 'epochs', got {which!r}")
-        return out.getvalue()
 
 
 class Trainer:
@@ -172,9 +71,10 @@ class Trainer:
         into ``history.stats`` (see `netcore.monitor`).
     eval_batch_size : int, batch size of the validation passes.
 
-    Divergence: a NaN or infinite loss stops the run with an explanation in `stop_reason`;
-    that loss is not added to the history and the weights go back to the last ones that
-    gave a finite loss.
+    Divergence: a NaN or infinite loss stops the run with an explanation in `stop_reason`
+    (and `diverged`); that loss is not added to the history, and the weights (and
+    BatchNorm statistics) go back to a copy that gave a finite loss, taken at most
+    `ROLLBACK_EVERY` steps earlier.
     """
 
     def __init__(
@@ -221,13 +121,17 @@ class Trainer:
         self.epoch = 0  # finished epochs
         self.done = False
         self.stop_reason: str | None = None
+        self.diverged: str | None = None  # the explanation when the loss blew up
         self.elapsed = 0.0
         self._order = None  # this epoch's shuffled sample order
         self._pos = 0  # next position in _order
         self._epoch_sums = [0.0, 0, 0]  # loss * n, correct, n
         self._params = model.parameters()
+        # Weights to go back to if the loss blows up, refreshed every ROLLBACK_EVERY steps
+        # (a copy every step would cost ~5% of a small MLP's step).
         self._last_good = [p.data.copy() for p in self._params]
         self._buffers_good = [(b, b.copy()) for _, b in model.named_buffers()]
+        self._good_step = 0  # the step after which _last_good was taken
 
     # -- sizes -------------------------------------------------------------------------
     @property
@@ -254,7 +158,7 @@ class Trainer:
         if n < 1:
             raise ValueError(f"add at least one epoch, got {n}")
         self.epochs += int(n)
-        self.done, self.stop_reason = False, None
+        self.done, self.stop_reason, self.diverged = False, None, None
 
     # -- one step ----------------------------------------------------------------------
     def step(self) -> StepEvent | None:
@@ -279,11 +183,14 @@ class Trainer:
         loss = float(self.loss_fn.forward(out, yb))
         if not math.isfinite(loss):
             return self._diverged(number, loss, lr, t0)
-        acc = float(np.mean(out.argmax(axis=1) == yb)) if self.classify and out.ndim == 2 else None
+        acc = None
+        if self.classify and out.ndim == 2:
+            acc = np.count_nonzero(out.argmax(axis=1) == yb) / len(yb)
         self.model.backward(self.loss_fn.backward())
         if record:
             self.monitor.before_update(number)
-        self._keep_last_good()
+        if (number - 1) % ROLLBACK_EVERY == 0:
+            self._keep_last_good(number - 1)
         self.optimizer.step()
         if record:
             self.monitor.after_update()
@@ -333,8 +240,9 @@ class Trainer:
         self.monitor.record_alive(outputs)
         return x
 
-    def _keep_last_good(self) -> None:
+    def _keep_last_good(self, step: int) -> None:
         """Copy the weights that just gave a finite loss, to go back to on divergence."""
+        self._good_step = step
         for p, keep in zip(self._params, self._last_good, strict=True):
             np.copyto(keep, p.data)
         for b, keep in self._buffers_good:
@@ -348,15 +256,19 @@ class Trainer:
         if self.monitor is not None:
             self.monitor.discard_last()
         what = "NaN" if math.isnan(loss) else "infinite"
+        self.done = False  # so that stop() records this reason
         self.stop(
             f"the loss became {what} at step {number}: training diverged. Lower the "
             f"learning rate (it was {lr:g}) and train again; the weights were reset to "
-            f"those of step {number - 1}."
+            f"those {self._good_phrase()}."
         )
         self.elapsed += time.perf_counter() - t0
         return StepEvent(
             number, self.epoch + 1, loss, None, lr, self.elapsed, None, True, self.stop_reason
         )
+
+    def _good_phrase(self) -> str:
+        return "before training" if self._good_step == 0 else f"after step {self._good_step}"
 
     def _end_epoch(self) -> dict:
         loss_sum, correct, n = self._epoch_sums
