@@ -298,7 +298,8 @@ def test_build_model_infers_sizes_and_spec_round_trips():
 
 def test_same_seed_builds_same_weights():
     a, b = lenet(), lenet()
-    assert all(np.array_equal(p.data, q.data) for p, q in zip(a.parameters(), b.parameters()))
+    pairs = zip(a.parameters(), b.parameters(), strict=True)
+    assert all(np.array_equal(p.data, q.data) for p, q in pairs)
 
 
 @pytest.mark.parametrize("name", sorted(PRESETS))
