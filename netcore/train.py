@@ -165,6 +165,11 @@ class Trainer:
         """Train on the next mini-batch; None when the run is already done."""
         if self.done:
             return None
+        # Overflow on the way to a NaN loss is handled (see _diverged): no warnings.
+        with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            return self._step()
+
+    def _step(self) -> StepEvent:
         t0 = time.perf_counter()
         if self._order is None:
             self._order = self.rng.permutation(len(self.X))
@@ -262,6 +267,7 @@ class Trainer:
             f"learning rate (it was {lr:g}) and train again; the weights were reset to "
             f"those {self._good_phrase()}."
         )
+        self.diverged = self.stop_reason
         self.elapsed += time.perf_counter() - t0
         return StepEvent(
             number, self.epoch + 1, loss, None, lr, self.elapsed, None, True, self.stop_reason
