@@ -137,10 +137,10 @@ bwd = explain.backward(fwd, dp)
 diffs = explain.check_against_netcore(fwd, bwd)
 worst = max(diffs.values())
 
-icon = "✅" if worst < 1e-4 else "❌"
 with st.expander(
-    f"{icon} These numbers are netcore's own: the loop reference and the fast layers agree "
-    f"with every cell below (largest difference {worst:.1e})"
+    "These numbers are netcore's own: the loop reference and the fast layers agree "
+    f"with every cell below (largest difference {worst:.1e})",
+    icon=":material/check_circle:" if worst < 1e-4 else ":material/error:",
 ):
     st.markdown(
         "Every value on this page is recomputed two more ways: by the plain loops in "
@@ -180,6 +180,9 @@ st.caption(
 )
 
 
+x_title = "input x (zero-padded)" if fwd.padding else "input x"
+
+
 def grid(values, **kw):
     """Draw a number grid at its natural size."""
     st.plotly_chart(ch.number_grid(values, **kw), width="content", config={"displayModeBar": False})
@@ -193,7 +196,7 @@ def show_conv(k: int) -> None:
     with a:
         grid(
             fwd.x_padded,
-            title="input x (padded)",
+            title=x_title,
             window=(cell.r0, cell.c0, kh, kw),
             row_offset=-fwd.padding,
             col_offset=-fwd.padding,
@@ -327,7 +330,7 @@ def show_dw(k: int) -> None:
         if s == 1:
             grid(
                 fwd.x_padded,
-                title="input x (padded)",
+                title=x_title,
                 window=(cell.u, cell.v, ho, wo),
                 row_offset=-fwd.padding,
                 col_offset=-fwd.padding,
@@ -335,7 +338,7 @@ def show_dw(k: int) -> None:
         else:
             grid(
                 fwd.x_padded,
-                title="input x (padded)",
+                title=x_title,
                 marks=used,
                 row_offset=-fwd.padding,
                 col_offset=-fwd.padding,
@@ -435,8 +438,8 @@ def stepper() -> None:
             st.rerun()  # a full run: the page stops ticking
     ss["ce.step"] = int(min(max(ss["ce.step"], 0), total - 1))
     if total > 1:
-        nav = st.columns([0.6, 0.6, 0.7, 0.7, 4], vertical_alignment="bottom")
-        nav[0].button(
+        nav = st.container(horizontal=True, vertical_alignment="center")
+        nav.button(
             "Back",
             key="ce.back",
             icon=":material/chevron_left:",
@@ -444,7 +447,7 @@ def stepper() -> None:
             on_click=_move,
             args=(-1, total),
         )
-        nav[1].button(
+        nav.button(
             "Next",
             key="ce.next",
             icon=":material/chevron_right:",
@@ -453,7 +456,7 @@ def stepper() -> None:
             args=(1, total),
         )
         playing = ss["ce.playing"]
-        if nav[2].button(
+        if nav.button(
             "Pause" if playing else "Play",
             key="ce.play",
             type="primary",
@@ -463,14 +466,14 @@ def stepper() -> None:
             if ss["ce.step"] >= total - 1:
                 ss["ce.step"] = 0
             st.rerun()
-        nav[3].button(
+        nav.button(
             "Show all",
             key="ce.all",
             icon=":material/last_page:",
             on_click=_move,
             args=(total, total),
         )
-        nav[4].progress((ss["ce.step"] + 1) / total, text=f"step {ss['ce.step'] + 1} of {total}")
+        nav.markdown(f"**step {ss['ce.step'] + 1} of {total}**")
     k = ss["ce.step"]
     {
         "conv": lambda: show_conv(k),

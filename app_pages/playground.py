@@ -95,64 +95,65 @@ st.caption(
     "predicts at every point of the plane; the tiles show what each hidden neuron responds to."
 )
 
-# -- toolbar: run controls and the settings that change while training runs ----------------
-bar = st.columns([0.7, 0.7, 0.7, 1.2, 1.2, 1.0, 1.2, 1.0, 1.0], vertical_alignment="bottom")
-playing = st.session_state[PLAYING]
-bar[0].button(
-    "Pause" if playing else "Play",
-    key="pg.play",
-    icon=":material/pause:" if playing else ":material/play_arrow:",
-    type="primary",
-    on_click=toggle_play,
-    width="stretch",
-)
-step_clicked = bar[1].button(
-    "Step",
-    key="pg.step",
-    icon=":material/skip_next:",
-    width="stretch",
-    help="One mini-batch update, then pause: watch a single step of gradient descent.",
-)
-reset_clicked = bar[2].button(
-    "Reset",
-    key="pg.reset",
-    icon=":material/restart_alt:",
-    width="stretch",
-    help="New random weights from the seed; the data stay.",
-)
-bar[3].select_slider(
-    "Learning rate",
-    LEARNING_RATES,
-    key="pg.lr",
-    help="Step size of each update. Try changing it while training runs.",
-)
-bar[4].segmented_control(
-    "Regularisation",
-    ["none", "L1", "L2"],
-    key="pg.reg",
-    required=True,
-    help="L1 pushes weights to exactly 0 (sparse); L2 shrinks them all.",
-)
-bar[5].select_slider(
-    "Reg. rate",
-    REG_RATES,
-    key="pg.reg_rate",
-    format_func=lambda v: f"{v:g}",
-    disabled=st.session_state["pg.reg"] == "none",
-    help="λ: how strongly large weights are penalised.",
-)
-bar[6].select_slider(
-    "Batch size", BATCH_SIZES, key="pg.batch", help="Points per update. Small batches: noisy steps."
-)
-bar[7].segmented_control("Optimizer", ["SGD", "Adam"], key="pg.optimizer", required=True)
-bar[8].select_slider(
-    "Steps / frame",
-    STEPS_PER_FRAME,
-    key="pg.speed",
-    help="Mini-batch updates between two pictures (the speed of the film).",
-)
+left, main = st.columns([1.0, 3.0], gap="medium")
 
-left, main = st.columns([1.05, 3.05], gap="medium")
+# -- run controls and the settings that change while training runs --------------------------
+with left:
+    playing = st.session_state[PLAYING]
+    bar = st.container(horizontal=True, gap="small")
+    bar.button(
+        "Pause" if playing else "Play",
+        key="pg.play",
+        icon=":material/pause:" if playing else ":material/play_arrow:",
+        type="primary",
+        on_click=toggle_play,
+    )
+    step_clicked = bar.button(
+        "Step",
+        key="pg.step",
+        icon=":material/skip_next:",
+        help="One mini-batch update, then pause: watch a single step of gradient descent.",
+    )
+    reset_clicked = bar.button(
+        "Reset",
+        key="pg.reset",
+        icon=":material/restart_alt:",
+        help="New random weights from the seed; the data stay.",
+    )
+    st.subheader("Training", divider="gray")
+    st.select_slider(
+        "Learning rate",
+        LEARNING_RATES,
+        key="pg.lr",
+        format_func=lambda v: f"{v:g}",
+        help="Step size of each update. Try changing it while training runs.",
+    )
+    st.segmented_control(
+        "Regularisation",
+        ["none", "L1", "L2"],
+        key="pg.reg",
+        required=True,
+        help="L1 pushes weights to exactly 0 (sparse); L2 shrinks them all.",
+    )
+    st.segmented_control("Optimizer", ["SGD", "Adam"], key="pg.optimizer", required=True)
+    st.select_slider(
+        "Regularisation rate λ",
+        REG_RATES,
+        key="pg.reg_rate",
+        format_func=lambda v: f"{v:g}",
+        disabled=st.session_state["pg.reg"] == "none",
+        help="How strongly large weights are penalised.",
+    )
+    c1, c2 = st.columns(2)
+    c1.select_slider(
+        "Batch size", BATCH_SIZES, key="pg.batch", help="Points per update. Small: noisy steps."
+    )
+    c2.select_slider(
+        "Steps / frame",
+        STEPS_PER_FRAME,
+        key="pg.speed",
+        help="Mini-batch updates between two pictures (the speed of the film).",
+    )
 
 # -- data, features and network ---------------------------------------------------------
 with left:
@@ -177,6 +178,7 @@ with left:
     st.pills(
         "What the first layer sees",
         list(FEATURES),
+        wrap=True,
         selection_mode="multi",
         key="pg.features",
         help="Hand-made features vs. depth: with x² and y² even a "
@@ -185,9 +187,9 @@ with left:
     st.subheader("Hidden layers", divider="gray")
     st.number_input("Number of hidden layers", 0, MAX_LAYERS, key="pg.layers")
     for i in range(int(st.session_state["pg.layers"])):
-        a, b = st.columns([1, 1.3])
-        a.number_input(f"Layer {i + 1}: neurons", 1, MAX_NEURONS, key=f"pg.n{i}")
-        b.selectbox(f"Layer {i + 1}: activation", ACTIVATIONS, key=f"pg.act{i}")
+        a, b = st.columns([1, 1.2])
+        a.number_input(f"Layer {i + 1}", 1, MAX_NEURONS, key=f"pg.n{i}", help="Neurons")
+        b.selectbox("activation", ACTIVATIONS, key=f"pg.act{i}")
     with st.expander("Display"):
         st.select_slider("Boundary grid resolution", [40, 60, 80, 100], key="pg.resolution")
 
@@ -226,13 +228,14 @@ def live_view() -> None:
     losses = charts.loss_figure(snap.history)
     t2 = time.perf_counter()
 
-    middle, right = st.columns([1.6, 1.45], gap="medium")
+    m = st.columns(5)
+    m[0].metric("Epoch", f"{snap.epoch:,.1f}", help=f"{snap.steps:,} mini-batch updates")
+    m[1].metric("Train loss", f"{snap.train_loss:.3f}")
+    m[2].metric("Test loss", f"{snap.test_loss:.3f}")
+    m[3].metric("Train accuracy", f"{snap.train_acc:.1%}")
+    m[4].metric("Test accuracy", f"{snap.test_acc:.1%}")
+    middle, right = st.columns([1.5, 1.0], gap="medium")
     with middle:
-        m = st.columns(4)
-        m[0].metric("Epoch", f"{snap.epoch:,.1f}", help=f"{snap.steps:,} mini-batch updates")
-        m[1].metric("Train loss", f"{snap.train_loss:.3f}", help=f"accuracy {snap.train_acc:.1%}")
-        m[2].metric("Test loss", f"{snap.test_loss:.3f}", help=f"accuracy {snap.test_acc:.1%}")
-        m[3].metric("Test accuracy", f"{snap.test_acc:.1%}")
         st.plotly_chart(boundary, key="pg.boundary", config={"displaylogo": False})
         st.caption(
             "Background: the predicted class (stronger colour = more confident; white = a "

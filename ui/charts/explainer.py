@@ -150,7 +150,7 @@ def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -
         x=tolerance,
         line={"color": "black", "dash": "dash", "width": 1.5},
         annotation_text=f"pass below {tolerance:.0e}",
-        annotation_position="top",
+        annotation_position="top left",
     )
     fig.update_xaxes(type="log", range=[-12, 0.6], exponentformat="power")
     fig.update_yaxes(autorange="reversed")

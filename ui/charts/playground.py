@@ -32,7 +32,7 @@ def fast_figure(data: list[dict], **layout) -> go.Figure:
     return go.Figure(data=data, layout={**base, **layout}, _validate=False)
 
 
-TILE_COLUMNS = 16
+TILE_COLUMNS = 8
 """Neuron tiles per row of the montage; a layer with more neurons wraps onto more rows."""
 
 
@@ -120,10 +120,10 @@ def boundary_figure(
                     "legendgroup": split,
                     "marker": {
                         "color": class_colour(k),
-                        "size": 7 if test else 6,
+                        "size": 6,
                         "line": {
                             "color": "black" if test else "white",
-                            "width": 1.5 if test else 0.8,
+                            "width": 1.0,
                         },
                     },
                     "hovertemplate": f"{split}, class {k}<br>x=%{{x:.2f}}, y=%{{y:.2f}}"
@@ -214,7 +214,7 @@ def tiles_figure(
     r = tiles[0].shape[-1] if tiles else 1
     tickvals = [top + r / 2 for top, _rows, _n in blocks]
     ticktext = [
-        f"layer {i + 1}<br>{n} × {act}"
+        f"layer {i + 1}<br>{n} {act}"
         for i, ((_top, _rows, n), act) in enumerate(zip(blocks, activations, strict=True))
     ]
     cols = (z.shape[1] + 1) // (r + 1)
@@ -233,7 +233,7 @@ def tiles_figure(
         [heatmap],
         height=height,
         hovermode=False,
-        margin={"l": 90, "r": 5, "t": 25, "b": 5},
+        margin={"l": 62, "r": 5, "t": 25, "b": 5},
         xaxis={
             **axis,
             "side": "top",
