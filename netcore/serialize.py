@@ -95,18 +95,18 @@ def read_model_file(file) -> tuple[dict, dict[str, np.ndarray]]:
     if isinstance(file, str | os.PathLike) and not Path(file).is_file():
         raise ValueError(f"{name}: no such file")
     try:
-        with np.load(file, allow_pickle=False) as data:
-            if not isinstance(data, np.lib.npyio.NpzFile):
-                raise ValueError("it holds a single array, not a saved model")
-            arrays = {key: data[key] for key in data.files}
+        data = np.load(file, allow_pickle=False)
     except _READ_ERRORS as err:
+        raise ValueError(f"{name} is not a NetCore model file (.npz): {_reason(err)}") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise ValueError(f"{name} holds a single array, not a saved model")
+    try:
+        with data:
+            arrays = {key: data[key] for key in data.files}
+    except _READ_ERRORS as err:  # members are decompressed here: damage shows up now
         raise ValueError(
-            f"{name} is not a NetCore model file (.npz saved by NetCore), or it is damaged: "
-            f"{_short(err)}"
+            f"{name} is not a NetCore model file, or it is damaged: {_reason(err)}"
         ) from None
-    except AttributeError:
-        # np.load returned a plain array (a .npy file)
-        raise ValueError(f"{name} holds a single array, not a saved model") from None
     if ARCH_KEY not in arrays:
         raise ValueError(
             f"{name} has no architecture record ({ARCH_KEY}); it is an .npz file but not one "
@@ -226,8 +226,20 @@ def _atomic_write(path: Path, arrays: dict[str, np.ndarray]) -> None:
         raise
 
 
-def _short(err: Exception) -> str:
-    text = str(err) or type(err).__name__
+def _reason(err: Exception) -> str:
+    """NumPy's and zipfile's errors in words for the user (never "load it unsafely")."""
+    text = str(err)
+    if "pickled (object) data" in text:  # np.load's guess for a file it does not recognise
+        return "it is neither an .npz archive nor a .npy array"
+    if "pickle" in text or "Object arrays" in text:
+        return "it holds Python objects, which are never loaded (they could run code)"
+    if isinstance(err, zipfile.BadZipFile) and "CRC" not in text:
+        return "it is not a zip archive, or it was cut short (e.g. an interrupted download)"
+    if isinstance(err, EOFError) or "No data left" in text:
+        return "it is empty or cut short"
+    if "CRC" in text or isinstance(err, zlib.error):
+        return f"its contents are damaged ({text})"
+    text = text or type(err).__name__
     return text if len(text) < 200 else text[:197] + "..."
 
 
