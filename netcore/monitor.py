@@ -101,6 +101,7 @@ class Monitor:
         self.dead = {i: [] for i in self.relu_layers}
         self._before: list[np.ndarray] | None = None
         self.complete = 0  # records with every entry written (readers stop there)
+        self._cached: tuple[int, dict] | None = None
 
     def record_alive(self, alive: dict[int, np.ndarray]) -> None:
         """Per ReLU layer index, a bool array over units: did it fire for some sample?"""
@@ -141,7 +142,13 @@ class Monitor:
             del fractions[self.complete :]
 
     def to_dict(self) -> dict:
+        """The statistics as plain JSON values (see the class docstring).
+
+        Cached until the next record: treat the result as read-only.
+        """
         n = self.complete  # a half-finished record is left out
+        if self._cached is not None and self._cached[0] == n:
+            return self._cached[1]
         params = {}
         for name, s in self.series.items():
             entry = {k: list(v[:n]) for k, v in s.items()}
@@ -150,12 +157,14 @@ class Monitor:
                     h = hist[name].to_dict()
                     entry[key] = {"edges": h["edges"], "counts": [list(r) for r in h["counts"][:n]]}
             params[name] = entry
-        return {
+        stats = {
             "every": self.every,
             "steps": list(self.steps[:n]),
             "params": params,
             "dead_relu": {str(i): list(v[:n]) for i, v in self.dead.items()},
         }
+        self._cached = (n, stats)
+        return stats
 
 
 def _norm(a: np.ndarray) -> float:
