@@ -69,8 +69,10 @@ class Optimizer:
         self.weight_decay = float(weight_decay)
         self.l1 = float(l1)
         self.step_count = 0
-        # One scratch array per parameter for the regularised gradient and temporaries.
+        # One scratch array per parameter for the regularised gradient and temporaries;
+        # a second set only when needed (L1, Nesterov).
         self._tmp = [np.empty_like(p.data) for p in self.params]
+        self._tmp2: list[np.ndarray] | None = None
 
     def step(self) -> None:
         """Update every parameter from its ``.grad``."""
@@ -97,9 +99,12 @@ class Optimizer:
         return g
 
     def _scratch(self, i: int) -> np.ndarray:
-        if not hasattr(self, "_tmp2"):
-            self._tmp2 = [np.empty_like(p.data) for p in self.params]
+        if self._tmp2 is None:
+            self._tmp2 = self._zeros()
         return self._tmp2[i]
+
+    def _zeros(self) -> list[np.ndarray]:
+        return [np.zeros_like(p.data) for p in self.params]
 
     def _update(self, i: int, w: np.ndarray, g: np.ndarray) -> None:
         raise NotImplementedError
@@ -173,10 +178,12 @@ class SGD(Optimizer):
             raise ValueError("Nesterov momentum needs momentum > 0")
         self.momentum = float(momentum)
         self.nesterov = bool(nesterov)
-        self.buf = [np.zeros_like(p.data) for p in self.params] if momentum else []
+        self.buf = self._zeros() if momentum else []
 
     def _update(self, i, w, g):
         if self.momentum:
+            if not self.buf:  # momentum switched on mid-run: start from zero velocity
+                self.buf = self._zeros()
             b = self.buf[i]
             b *= self.momentum
             b += g
@@ -319,7 +326,7 @@ class RMSprop(Optimizer):
         self.eps = float(eps)
         self.momentum = float(momentum)
         self.square_avg = [np.zeros_like(p.data) for p in self.params]
-        self.buf = [np.zeros_like(p.data) for p in self.params] if momentum else []
+        self.buf = self._zeros() if momentum else []
         self._denom = [np.empty_like(p.data) for p in self.params]
 
     def _update(self, i, w, g):
@@ -334,6 +341,8 @@ class RMSprop(Optimizer):
         u = self._tmp[i]
         np.divide(g, denom, out=u)
         if self.momentum:
+            if not self.buf:
+                self.buf = self._zeros()
             b = self.buf[i]
             b *= self.momentum
             b += u

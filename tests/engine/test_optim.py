@@ -242,3 +242,18 @@ def test_schedule_config_round_trip_and_errors():
             make_schedule(bad)
     with pytest.raises(ValueError):
         CosineLR(10, warmup_steps=10)
+
+
+def test_momentum_and_penalties_can_be_switched_on_mid_run():
+    p = param([1.0], [0.5])
+    opt = SGD([p], lr=0.1)
+    opt.step()
+    opt.momentum, opt.weight_decay, opt.l1 = 0.9, 0.1, 0.1
+    opt.step()  # fresh velocity: b = g = 0.5 + 0.1 * 0.95 + 0.1
+    assert p.data[0] == pytest.approx(0.95 - 0.1 * (0.5 + 0.095 + 0.1))
+    r = param([1.0], [0.5])
+    rms = RMSprop([r], lr=0.01)
+    rms.step()
+    rms.momentum = 0.5
+    rms.step()
+    assert np.isfinite(r.data).all() and r.data[0] < 0.9
