@@ -113,6 +113,7 @@ class Trainer:
         self.rng, self.augment = rng, augment
         self.eval_batch_size = int(eval_batch_size)
         self.classify = self.y.dtype.kind in "iu"
+        self._check_fits_model()
 
         self.history = History()
         self.monitor = Monitor(model, stats_every) if stats_every else None
@@ -132,6 +133,27 @@ class Trainer:
         self._last_good = [p.data.copy() for p in self._params]
         self._buffers_good = [(b, b.copy()) for _, b in model.named_buffers()]
         self._good_step = 0  # the step after which _last_good was taken
+
+    def _check_fits_model(self) -> None:
+        """Explain, before any training, data that does not fit the network."""
+        try:
+            out = self.model.output_shapes(self.X.shape[1:])[-1]
+        except ValueError as err:
+            raise ValueError(f"the data (samples of shape {self.X.shape[1:]}) does not fit "
+                             f"the network: {err}") from None  # fmt: skip
+        if self.X_val is not None and self.X_val.shape[1:] != self.X.shape[1:]:
+            raise ValueError(
+                f"validation samples have shape {self.X_val.shape[1:]} but training samples "
+                f"{self.X.shape[1:]}; both must come from the same dataset"
+            )
+        if self.classify and len(out) == 1:
+            for name, y in (("training", self.y), ("validation", self.y_val)):
+                if y is not None and len(y) and (y.min() < 0 or y.max() >= out[0]):
+                    raise ValueError(
+                        f"the {name} labels go from {y.min()} to {y.max()} but the network "
+                        f"has {out[0]} outputs (classes 0 to {out[0] - 1}); set the last "
+                        "layer's out_features to the number of classes"
+                    )
 
     # -- sizes -------------------------------------------------------------------------
     @property

@@ -236,6 +236,8 @@ def test_regression_targets_have_no_accuracy():
         ({"batch_size": 0}, "batch_size"),
         ({"epochs": 0}, "epochs"),
         ({"X_val": np.zeros((3, 2), np.float32), "y_val": np.zeros(2, np.int64)}, "3 inputs"),
+        ({"X_val": np.zeros((3, 2), np.float32), "y_val": np.array([0, 1, 2])}, "labels go"),
+        ({"X_val": np.zeros((3, 5), np.float32), "y_val": np.zeros(3, np.int64)}, "same dataset"),
     ],
 )
 def test_bad_settings_are_explained(kwargs, match):
@@ -324,3 +326,11 @@ def test_histogram_widening_is_exact():
     zero = Histogram(np.zeros(5))  # a zero-initialised bias still gets a range
     zero.add(np.zeros(5))
     assert zero.limit > 0 and sum(zero.counts[0]) == 5
+
+
+def test_data_that_does_not_fit_the_network_is_explained():
+    model = build_model(MLP, (3,), rng=np.random.default_rng(0))
+    X, y = quadrants(20)
+    with pytest.raises(ValueError, match="does not fit the network: layer 0 \\(Dense\\)"):
+        Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), 0.1), X, y,
+                rng=np.random.default_rng(0))  # fmt: skip
