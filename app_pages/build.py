@@ -94,6 +94,7 @@ with st.container(horizontal=True, vertical_alignment="bottom"):
     preset = st.selectbox(
         "Start from a preset",
         list(PRESET_LABELS),
+        index=1,  # LeNet-5, the network every new session starts with
         format_func=PRESET_LABELS.get,
         key="build.preset",
         width=320,
@@ -194,6 +195,25 @@ else:
                 )
     except ValueError:
         pass
+
+boxes = []
+for i, row in enumerate(rows):
+    boxes.append(
+        {
+            "label": row.label(),
+            "type": row.type,
+            "shape": row_shapes.get(i),
+            "error": i == error_row,
+            "params": row_params.get(i, 0),
+        }
+    )
+st.plotly_chart(
+    stack_figure(input_shape, boxes),
+    width="stretch",
+    key="build.diagram",
+    config={"displaylogo": False},
+)
+
 
 # -- the editor -----------------------------------------------------------------------------
 left, right = st.columns([3, 2], gap="large")
@@ -314,44 +334,17 @@ with right:
                 "layer": [r["type"] for r in shown_summary.rows],
                 "details": [r["description"] for r in shown_summary.rows],
                 "output": [shape_text(r["output_shape"]) for r in shown_summary.rows],
-                "params": [r["params"] for r in shown_summary.rows],
-                "FLOPs": [r["flops"] for r in shown_summary.rows],
+                "params": [f"{r['params']:,}" for r in shown_summary.rows],
+                "FLOPs": [f"{r['flops']:,}" for r in shown_summary.rows],
             }
-        )
-        st.dataframe(
-            table,
-            hide_index=True,
-            key="build.table",
-            column_config={
-                "params": st.column_config.NumberColumn(format="localized"),
-                "FLOPs": st.column_config.NumberColumn(format="localized"),
-            },
-        )
+        ).set_index("#")
+        st.table(table)
         st.caption(
             "FLOPs: floating-point operations for one image, forward pass (a multiply-add "
             "counts 2). Training costs about three times that per image."
         )
     else:
         st.info("No valid network yet.")
-
-boxes = []
-for i, row in enumerate(rows):
-    boxes.append(
-        {
-            "label": row.label(),
-            "type": row.type,
-            "shape": row_shapes.get(i),
-            "error": i == error_row,
-            "params": row_params.get(i, 0),
-        }
-    )
-st.markdown("#### Diagram")
-st.plotly_chart(
-    stack_figure(input_shape, boxes),
-    width="stretch",
-    key="build.diagram",
-    config={"displaylogo": False},
-)
 
 st.markdown("#### The math behind these layers")
 st.caption("Open a layer to see its forward and backward formulas with the shapes used here.")

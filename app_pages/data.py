@@ -60,7 +60,7 @@ m2.metric("Classes", ds.n_classes)
 m3.metric("Training images", f"{len(ds.y_train):,}")
 m4.metric("Test images", f"{len(ds.y_test):,}")
 st.markdown(info.description)
-st.caption(f"Licence: {info.licence} Source: {info.source_url}")
+st.caption(f"Source: {info.source_url}")
 
 st.markdown("#### Samples")
 c1, c2, c3 = st.columns([2, 1, 1], vertical_alignment="bottom")

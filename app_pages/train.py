@@ -319,6 +319,23 @@ with settings_col:
         state.set_draft_config(new_cfg, replace_editor=False)
 
 
+def curve_figures(name: str, history, smoothing: float, log_y: bool):
+    """Loss and accuracy figures, rebuilt only when the history or the options changed
+    (a paused run's live view reruns every second for nothing new)."""
+    n = len(history) if history is not None else 0
+    n_epochs = len(history.epochs) if history is not None else 0
+    key = (name, n, n_epochs, smoothing, log_y)
+    cached = st.session_state.get("train.figs")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    figs = (
+        loss_figure(history, smoothing=smoothing, log_y=log_y),
+        accuracy_figure(history, smoothing=smoothing),
+    )
+    st.session_state["train.figs"] = (key, figs)
+    return figs
+
+
 # -- live view ------------------------------------------------------------------------------------
 def live_view() -> None:
     run = state.current_run()
@@ -402,9 +419,10 @@ def live_view() -> None:
     )
     left, right = st.columns(2)
     name = run.run_id if run is not None else "run"
+    loss_fig, acc_fig = curve_figures(name, history, smoothing, log_y)
     with left:
         show_chart(
-            loss_figure(history, smoothing=smoothing, log_y=log_y),
+            loss_fig,
             key="train.loss",
             data=step_table(history),
             filename=f"{name}-loss",
@@ -412,7 +430,7 @@ def live_view() -> None:
         )
     with right:
         show_chart(
-            accuracy_figure(history, smoothing=smoothing),
+            acc_fig,
             key="train.acc",
             data=epoch_table(history),
             filename=f"{name}-epochs",

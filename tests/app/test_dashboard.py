@@ -93,7 +93,7 @@ def test_build_edits_become_the_draft(app):
     app.button(key=f"build.{first.uid}.down").click().run()
     assert _rows(app)[2].uid == first.uid
     # The summary table lists every layer of the valid network.
-    assert len(app.dataframe[0].value) == 6
+    assert len(app.table[0].value) == 6
 
 
 def _mlp_on_train_page(app, epochs: int):

@@ -61,8 +61,8 @@ def stack_figure(input_shape, boxes: list[dict], *, height: int = 260):
             "params": 0,
         }
     ] + list(boxes)
-    fig = go.Figure()
     gap, width = 0.35, 1.0
+    shapes, notes = [], []
     sizes = [math.prod(it["shape"]) if it.get("shape") else None for it in items]
     known = [s for s in sizes if s]
     top = math.log10(max(known)) if known else 1.0
@@ -72,53 +72,61 @@ def stack_figure(input_shape, boxes: list[dict], *, height: int = 260):
         h = 0.25 + 0.75 * (math.log10(size) / top if size and top > 0 else 0.3)
         kind = "error" if it.get("error") else ("input" if i == 0 else layer_kind(it["type"]))
         colour = KIND_COLOURS[kind]
-        fig.add_shape(
-            type="rect",
-            x0=x0,
-            x1=x0 + width,
-            y0=-h / 2,
-            y1=h / 2,
-            line={"color": colour, "width": 2},
-            fillcolor=colour,
-            opacity=0.35 if i else 0.2,
+        shapes.append(
+            dict(
+                type="rect",
+                x0=x0,
+                x1=x0 + width,
+                y0=-h / 2,
+                y1=h / 2,
+                line={"color": colour, "width": 2},
+                fillcolor=colour,
+                opacity=0.35 if i else 0.2,
+            )
         )
-        fig.add_annotation(
-            x=x0 + width / 2,
-            y=h / 2 + 0.06,
-            text=f"<b>{it['label']}</b>",
-            showarrow=False,
-            yanchor="bottom",
-            font={"size": 11},
+        notes.append(
+            dict(
+                x=x0 + width / 2,
+                y=h / 2 + 0.06,
+                text=f"<b>{it['label']}</b>",
+                showarrow=False,
+                yanchor="bottom",
+                font={"size": 11},
+            )
         )
-        fig.add_annotation(
-            x=x0 + width / 2,
-            y=-h / 2 - 0.06,
-            text=("✗ does not fit" if it.get("error") else _shape_text(it.get("shape"))),
-            showarrow=False,
-            yanchor="top",
-            font={"size": 11, "color": KIND_COLOURS["error"] if it.get("error") else "#333"},
+        notes.append(
+            dict(
+                x=x0 + width / 2,
+                y=-h / 2 - 0.06,
+                text=("✗ does not fit" if it.get("error") else _shape_text(it.get("shape"))),
+                showarrow=False,
+                yanchor="top",
+                font={"size": 11, "color": KIND_COLOURS["error"] if it.get("error") else "#333"},
+            )
         )
         if i:
-            fig.add_annotation(
-                x=x0 - 0.02,
-                y=0,
-                ax=x0 - gap + 0.02,
-                ay=0,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowsize=1,
-                arrowwidth=1.2,
-                arrowcolor="#777",
+            notes.append(
+                dict(
+                    x=x0 - 0.02,
+                    y=0,
+                    ax=x0 - gap + 0.02,
+                    ay=0,
+                    xref="x",
+                    yref="y",
+                    axref="x",
+                    ayref="y",
+                    showarrow=True,
+                    arrowhead=2,
+                    arrowsize=1,
+                    arrowwidth=1.2,
+                    arrowcolor="#777",
+                )
             )
         xs.append(x0 + width / 2)
         ys.append(0)
         params = f"<br>{it.get('params', 0):,} parameters" if i else ""
         hover.append(f"{it['label']}<br>output {_shape_text(it.get('shape'))}{params}")
-    fig.add_trace(
+    fig = go.Figure(
         go.Scatter(
             x=xs,
             y=ys,
@@ -129,6 +137,7 @@ def stack_figure(input_shape, boxes: list[dict], *, height: int = 260):
             showlegend=False,
         )
     )
+    fig.update_layout(shapes=shapes, annotations=notes)
     base_layout(fig, height=height)
     n = len(items)
     fig.update_xaxes(visible=False, range=[-0.2, n * (width + gap)])

@@ -27,14 +27,14 @@ def _epoch_xy(history, key: str) -> tuple[np.ndarray, np.ndarray]:
     return history.epoch_array("step").astype(np.int64), history.epoch_array(key)
 
 
-def _step_traces(fig, x, y, *, name: str, smoothing: float, scale: float = 1.0) -> None:
+def _step_traces(traces, x, y, *, name: str, smoothing: float, scale: float = 1.0) -> None:
     """A faint raw curve and its smoothed version on top (same colour)."""
     if x.size == 0:
         return
     y = y * scale
     xr, yr = decimate(x, y, MAX_POINTS)
     if smoothing > 0:
-        fig.add_trace(
+        traces.append(
             go.Scatter(
                 x=xr,
                 y=yr,
@@ -49,16 +49,16 @@ def _step_traces(fig, x, y, *, name: str, smoothing: float, scale: float = 1.0) 
         xs, ys = decimate(x, smooth(y, smoothing), MAX_POINTS)
     else:
         xs, ys = xr, yr
-    fig.add_trace(
+    traces.append(
         go.Scatter(x=xs, y=ys, mode="lines", name=name, line={"color": TRAIN, "width": 2})
     )
 
 
-def _epoch_trace(fig, x, y, *, name: str, scale: float = 1.0) -> None:
+def _epoch_trace(traces, x, y, *, name: str, scale: float = 1.0) -> None:
     ok = np.isfinite(y)
     if not ok.any():
         return
-    fig.add_trace(
+    traces.append(
         go.Scatter(
             x=x[ok],
             y=y[ok] * scale,
@@ -70,33 +70,37 @@ def _epoch_trace(fig, x, y, *, name: str, scale: float = 1.0) -> None:
     )
 
 
-def loss_figure(history, *, smoothing: float = 0.6, log_y: bool = False, height: int = 330):
+def loss_figure(history, *, smoothing: float = 0.6, log_y: bool = False, height: int = 360):
     """Training loss per step (raw faint, smoothed bold) and validation loss per epoch."""
-    fig = go.Figure()
+    traces = []
     x, y = _xy(history, "loss")
-    _step_traces(fig, x, y, name="training loss", smoothing=smoothing)
+    _step_traces(traces, x, y, name="training loss", smoothing=smoothing)
     ex, ey = _epoch_xy(history, "val_loss")
-    _epoch_trace(fig, ex, ey, name="validation loss")
+    _epoch_trace(traces, ex, ey, name="validation loss")
+    fig = go.Figure(traces)
     base_layout(
         fig, "Loss (lower is better)", "step (batches seen)", "cross-entropy", height=height
     )
     if log_y:
         fig.update_yaxes(type="log")
+    _legend_below(fig)
     _empty_hint(fig, x.size == 0)
     return fig
 
 
-def accuracy_figure(history, *, smoothing: float = 0.6, height: int = 330):
+def accuracy_figure(history, *, smoothing: float = 0.6, height: int = 360):
     """Training accuracy per step and validation accuracy per epoch, in percent."""
-    fig = go.Figure()
+    traces = []
     x, y = _xy(history, "accuracy")
-    _step_traces(fig, x, y, name="training accuracy", smoothing=smoothing, scale=100.0)
+    _step_traces(traces, x, y, name="training accuracy", smoothing=smoothing, scale=100.0)
     ex, ey = _epoch_xy(history, "val_accuracy")
-    _epoch_trace(fig, ex, ey, name="validation accuracy", scale=100.0)
+    _epoch_trace(traces, ex, ey, name="validation accuracy", scale=100.0)
+    fig = go.Figure(traces)
     base_layout(
         fig, "Accuracy (higher is better)", "step (batches seen)", "% correct", height=height
     )
     fig.update_yaxes(range=[0, 100.5])
+    _legend_below(fig)
     _empty_hint(fig, x.size == 0)
     return fig
 
@@ -113,6 +117,14 @@ def lr_figure(history, *, height: int = 200):
     base_layout(fig, "Learning rate", "step", "lr", height=height)
     _empty_hint(fig, x.size == 0)
     return fig
+
+
+def _legend_below(fig) -> None:
+    """Legend under the x-axis title: above the plot it collides with the chart title."""
+    fig.update_layout(
+        legend={"orientation": "h", "yanchor": "top", "y": -0.28, "xanchor": "left", "x": 0},
+        margin={"b": 90},
+    )
 
 
 def _empty_hint(fig, empty: bool) -> None:

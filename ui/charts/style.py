@@ -71,6 +71,32 @@ def signed_range(values) -> dict:
     return {"colorscale": DIVERGING, "zmid": 0.0, "zmin": -m, "zmax": m}
 
 
+LIGHT_TEMPLATE = {
+    "layout": {
+        "paper_bgcolor": "white",
+        "plot_bgcolor": "white",
+        "xaxis": {
+            "gridcolor": "#EBEBEB",
+            "zerolinecolor": "#D0D0D0",
+            "linecolor": "#BBBBBB",
+            "ticks": "outside",
+            "tickcolor": "#BBBBBB",
+            "automargin": True,
+        },
+        "yaxis": {
+            "gridcolor": "#EBEBEB",
+            "zerolinecolor": "#D0D0D0",
+            "linecolor": "#BBBBBB",
+            "ticks": "outside",
+            "tickcolor": "#BBBBBB",
+            "automargin": True,
+        },
+    }
+}
+"""A light white template. Plotly's full "plotly_white" holds defaults for every trace type
+and costs ~50 ms per figure to copy and validate; a live chart redraws every second."""
+
+
 def base_layout(
     fig,
     title: str | None = None,
@@ -79,25 +105,27 @@ def base_layout(
     *,
     height: int | None = None,
 ):
-    """Apply the project's look to a Plotly figure and return it.
+    """Apply the project's look to a Plotly figure and return it (one layout update).
 
-    White template, compact margins, horizontal legend above the plot, hover on the x value.
+    White background, compact margins, horizontal legend above the plot, hover on the x
+    value, the Okabe-Ito colours.
     """
-    fig.update_layout(
-        template="plotly_white",
-        title={"text": title or "", "x": 0.0, "xanchor": "left", "font": {"size": 15}},
-        margin={"l": 55, "r": 15, "t": 50 if title else 25, "b": 45},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        hovermode="x unified",
-        colorway=list(PALETTE),
-        font={"size": 13},
-    )
+    layout = {
+        "template": LIGHT_TEMPLATE,
+        "title": {"text": title or "", "x": 0.0, "xanchor": "left", "font": {"size": 15}},
+        "margin": {"l": 55, "r": 15, "t": 50 if title else 25, "b": 45},
+        "legend": {"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
+        "hovermode": "x unified",
+        "colorway": list(PALETTE),
+        "font": {"size": 13},
+    }
     if height is not None:
-        fig.update_layout(height=height)
+        layout["height"] = height
     if x_title is not None:
-        fig.update_xaxes(title_text=x_title)
+        layout["xaxis"] = {"title": {"text": x_title}}
     if y_title is not None:
-        fig.update_yaxes(title_text=y_title)
+        layout["yaxis"] = {"title": {"text": y_title}}
+    fig.update_layout(layout)
     return fig
 
 
@@ -121,20 +149,20 @@ def decimate(x, y, max_points: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     n = y.shape[0]
     if n <= max_points or max_points < 4:
         return x, y
-    n_buckets = max_points // 2
-    edges = np.linspace(0, n, n_buckets + 1).astype(np.int64)
-    # NaN-safe argmin/argmax per bucket: NaNs (diverged steps) are treated as +inf for the
-    # max so a blow-up stays visible, and ignored for the min.
-    y_hi = np.where(np.isnan(y), np.inf, y)
-    y_lo = np.where(np.isnan(y), np.inf, y)
-    keep = []
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
-        if b <= a:
-            continue
-        i_lo = a + int(np.argmin(y_lo[a:b]))
-        i_hi = a + int(np.argmax(y_hi[a:b]))
-        keep.extend(sorted({i_lo, i_hi}))
-    idx = np.asarray(keep, dtype=np.int64)
+    size = -(-n // (max_points // 2))  # points per bucket
+    n_buckets = -(-n // size)
+    nan = np.isnan(y)
+    # NaN (a diverged step) counts as the largest value so that it stays visible, and is
+    # ignored for the minimum. Padding never wins either.
+    lo = np.full(n_buckets * size, np.inf)
+    lo[:n] = np.where(nan, np.inf, y)
+    hi = np.full(n_buckets * size, -np.inf)
+    hi[:n] = np.where(nan, np.inf, y)
+    offsets = np.arange(n_buckets) * size
+    i_lo = offsets + lo.reshape(n_buckets, size).argmin(axis=1)
+    i_hi = offsets + hi.reshape(n_buckets, size).argmax(axis=1)
+    idx = np.unique(np.concatenate([i_lo, i_hi]))
+    idx = idx[idx < n]
     return x[idx], y[idx]
 
 

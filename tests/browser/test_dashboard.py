@@ -1,0 +1,137 @@
+"""The dashboard in a real browser: one-click start, live curves, page switches while training,
+a reload that finds the run, a bad upload, and a screenshot of every page of the core.
+
+Prints the measured figures (time to first chart, page switch time, UI update period)."""
+
+from __future__ import annotations
+
+import re
+import statistics
+import time
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+PLOT_LINE = ".js-plotly-plot .scatterlayer .trace path.js-line"
+
+
+def progress_text(page) -> str:
+    loc = page.locator('[data-testid="stProgress"]')
+    return loc.first.inner_text() if loc.count() else ""
+
+
+def step_of(text: str) -> int:
+    m = re.search(r"step ([\d,]+) /", text)
+    return int(m.group(1).replace(",", "")) if m else -1
+
+
+def curve_points(page) -> int:
+    """Number of points of the longest drawn line in the loss chart."""
+    best = 0
+    for d in page.locator(PLOT_LINE).evaluate_all("els => els.map(e => e.getAttribute('d'))"):
+        if d:
+            best = max(best, d.count("L") + 1)
+    return best
+
+
+def nav(page, url_path: str) -> None:
+    page.locator(f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]').first.click()
+
+
+def test_core_pages_in_the_browser(page, helpers, shot):
+    helpers.open(page)
+    page.get_by_text("Train a small CNN on digits").wait_for()
+    assert not page.locator('[data-testid="stException"]').count()
+    shot(page, "home")
+
+    # One click: training starts and we land on the Train page with a run id in the URL.
+    t0 = time.monotonic()
+    helpers.key(page, "home.quick_cnn").locator("button").click()
+    page.wait_for_url(re.compile(r".*/train\?run=\d{8}-\d{6}-[0-9a-f]{6}"), timeout=30_000)
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{PLOT_LINE}')]"
+        ".some(p => (p.getAttribute('d') || '').split('L').length > 3)",
+        timeout=60_000,
+    )
+    first_chart_s = time.monotonic() - t0
+    run_id = page.url.split("run=")[1]
+    helpers.wait_idle(page)
+    shot(page, "train-running")
+
+    # The curve grows; measure how often the live view updates.
+    changes, last, t_end = [], progress_text(page), time.monotonic() + 6
+    while time.monotonic() < t_end:
+        now = progress_text(page)
+        if now != last:
+            changes.append(time.monotonic())
+            last = now
+        time.sleep(0.02)
+    periods = [b - a for a, b in zip(changes, changes[1:], strict=False)]
+    assert len(changes) >= 3, "the live view did not update"
+    points_before = curve_points(page)
+
+    # Switch pages while it trains.
+    switch_times = []
+    for path, title in (("build", "Build"), ("data", "Data"), ("train", "Train")):
+        t0 = time.monotonic()
+        nav(page, path)
+        page.get_by_role("heading", name=title, exact=True).first.wait_for()
+        helpers.wait_idle(page)
+        switch_times.append(time.monotonic() - t0)
+        if path != "train":
+            shot(page, f"{path}-while-training")
+        assert not page.locator('[data-testid="stException"]').count()
+    page.wait_for_function(
+        f"() => [...document.querySelectorAll('{PLOT_LINE}')]"
+        f".some(p => (p.getAttribute('d') || '').split('L').length > {points_before})",
+        timeout=30_000,
+    )
+    assert f"run={run_id}" in page.url
+
+    # A reload is a new session: the run is found again by its id in the URL.
+    page.reload()
+    helpers.wait_idle(page)
+    page.get_by_text(run_id).first.wait_for()
+    page.locator(PLOT_LINE).first.wait_for()
+    shot(page, "train-after-reload")
+
+    # A bad upload: a clear message, the current run untouched.
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(
+        files=[
+            {
+                "name": "broken.npz",
+                "mimeType": "application/octet-stream",
+                "buffer": b"this is not a model",
+            }
+        ]  # fmt: skip
+    )
+    page.get_by_text("could not be opened").wait_for()
+    assert page.get_by_text("Your current run is untouched").count()
+    assert run_id in page.url
+    shot(page, "train-bad-upload")
+
+    helpers.key(page, "train.stop").locator("button").click()
+    page.get_by_text("Stopped by you.").first.wait_for()
+    helpers.wait_idle(page)
+    shot(page, "train-stopped")
+    print(
+        f"\nMEASURED time to first chart {first_chart_s:.2f} s; page switch "
+        f"{', '.join(f'{s:.2f}' for s in switch_times)} s; UI update period median "
+        f"{statistics.median(periods) if periods else float('nan'):.2f} s over {len(periods)}"
+    )
+    assert max(switch_times) < 10
+
+
+def test_build_page_shows_errors_in_place(page, helpers, shot):
+    helpers.open(page, "build")
+    page.get_by_role("heading", name="Build", exact=True).wait_for()
+    shot(page, "build")
+    # Remove the Flatten row: the Dense after it cannot take an image.
+    rows = page.locator('[class*="st-key-build-row-"]')
+    flatten = rows.filter(has_text="Flatten").first
+    flatten.locator("button").nth(2).click()
+    page.get_by_text("add a Flatten layer before it").first.wait_for()
+    helpers.wait_idle(page)
+    shot(page, "build-error")
+    assert page.get_by_text("last network that worked").count()
