@@ -43,8 +43,17 @@ from __future__ import annotations
 import numpy as np
 
 from netcore.base import DTYPE, Layer, Parameter, register
-from netcore.functional import col2im, conv_output_size, im2col, pad2d
+from netcore.functional import col2im, col2im_wide, conv_output_size, im2col, pad2d
 from netcore.init import initialize
+
+KEEP_PATCHES_UP_TO = 256
+"""Batches up to this size (training batches) are convolved in one piece, and their patch
+matrix is kept for the backward pass."""
+
+CHUNK = 64
+"""Bigger batches (evaluating a whole test set) go through in pieces of this many images,
+so that the patch matrix stays a few megabytes instead of hundreds; a backward pass after
+such a forward rebuilds each piece's patches."""
 
 
 def _int_arg(name: str, value, minimum: int) -> int:
@@ -102,8 +111,8 @@ class Conv2D(Layer):
         self.weight = Parameter(initialize(init, shape, rng))
         self.bias = Parameter(np.zeros(self.out_channels, dtype=DTYPE)) if bias else None
         self._scratch: dict[str, np.ndarray] = {}
+        self._x: np.ndarray | None = None
         self._cols: np.ndarray | None = None
-        self._padded_shape: tuple[int, int, int, int] | None = None
 
     # -- shapes ------------------------------------------------------------------------
     def output_shape(self, input_shape):
@@ -139,6 +148,25 @@ class Conv2D(Layer):
             self._scratch[name] = buf
         return buf
 
+    def _patches(self, x: np.ndarray, capacity: int) -> np.ndarray:
+        """im2col of `x` (n <= capacity images) in reused buffers: ``(n, K, P)``."""
+        n, c, h, w = x.shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        if p:
+            # The zero border is written once; only the interior is refreshed each call.
+            shape = (capacity, c, h + 2 * p, w + 2 * p)
+            x = pad2d(x, p, out=self._buffer("padded", shape, x.dtype, zero=True)[:n])
+        ho = conv_output_size(h, k, s, p)
+        wo = conv_output_size(w, k, s, p)
+        cols = self._buffer("cols", (capacity, c, k, k, ho, wo), x.dtype)[:n]
+        return im2col(x, k, k, s, out=cols)
+
+    def _pieces(self, n: int) -> list[tuple[int, int]]:
+        """Batch ranges: the whole batch, or CHUNK-sized pieces of a big one."""
+        if n <= KEEP_PATCHES_UP_TO:
+            return [(0, n)]
+        return [(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4:
             self.output_shape(x.shape[1:])  # raises the explanation
@@ -146,16 +174,19 @@ class Conv2D(Layer):
         w = self.weight.data
         if x.dtype != w.dtype:
             x = x.astype(w.dtype)
-        n, c, h, wd = x.shape
-        k, s, p = self.kernel_size, self.stride, self.padding
-        if p:
-            # Zero border written once; only the interior is refreshed each call.
-            padded = self._buffer("padded", (n, c, h + 2 * p, wd + 2 * p), w.dtype, zero=True)
-            x = pad2d(x, p, out=padded)
-        cols = im2col(x, k, k, s, out=self._buffer("cols", (n, c, k, k, ho, wo), w.dtype))
-        self._cols = cols  # (N, K, P), kept for backward
-        self._padded_shape = x.shape
-        y = np.matmul(w.reshape(f, -1), cols)  # (F, K) @ (N, K, P) -> (N, F, P)
+        w_mat = w.reshape(f, -1)  # (F, K)
+        n = x.shape[0]
+        self._x = x
+        pieces = self._pieces(n)
+        if len(pieces) == 1:
+            self._cols = self._patches(x, max(n, CHUNK))  # (N, K, P), kept for backward
+            y = np.matmul(w_mat, self._cols)  # (F, K) @ (N, K, P) -> (N, F, P)
+        else:
+            # A big batch: piece by piece, so the patch matrix stays small.
+            self._cols = None
+            y = np.empty((n, f, ho * wo), dtype=w.dtype)
+            for start, stop in pieces:
+                np.matmul(w_mat, self._patches(x[start:stop], CHUNK), out=y[start:stop])
         if self.bias is not None:
             y += self.bias.data[:, None]
         return y.reshape(n, f, ho, wo)
@@ -164,18 +195,52 @@ class Conv2D(Layer):
         w = self.weight.data
         if dy.dtype != w.dtype:
             dy = dy.astype(w.dtype)
-        n, f = dy.shape[:2]
-        dy = dy.reshape(n, f, -1)  # (N, F, P)
-        cols = self._cols  # (N, K, P)
+        n, f, ho, wo = dy.shape
+        dy = dy.reshape(n, f, ho * wo)  # (N, F, P)
         if self.bias is not None:
             self.bias.grad = dy.sum(axis=(0, 2))
-        # dW = sum over the batch of dy[n] @ cols[n].T
-        self.weight.grad = np.matmul(dy, cols.transpose(0, 2, 1)).sum(axis=0).reshape(w.shape)
-        if not self.needs_input_grad:
-            return None
-        dcols = np.matmul(w.reshape(f, -1).T, dy)  # (K, F) @ (N, F, P) -> (N, K, P)
-        k, p = self.kernel_size, self.padding
-        dx = col2im(dcols, self._padded_shape, k, k, self.stride)
+        dw_t = np.zeros((w[0].size, f), dtype=w.dtype)  # dW transposed, (K, F)
+        dx = None
+        pieces = self._pieces(n)
+        for start, stop in pieces:
+            if self._cols is not None:
+                cols = self._cols
+            else:  # a big batch: rebuild this piece's patches
+                cols = self._patches(self._x[start:stop], CHUNK)
+            g = dy[start:stop]
+            # dW = sum over the batch of dy[n] @ cols[n].T, computed transposed as
+            # cols[n] @ dy[n].T (K, F): the same numbers, and a faster shape for BLAS.
+            dw_t += np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0)
+            if self.needs_input_grad:
+                dx_piece = self._input_grad(g, ho, wo)
+                if len(pieces) == 1:
+                    dx = dx_piece
+                else:
+                    if dx is None:
+                        dx = np.empty(self._x.shape, dtype=w.dtype)
+                    dx[start:stop] = dx_piece
+        self.weight.grad = np.ascontiguousarray(dw_t.T).reshape(w.shape)
+        return dx
+
+    def _input_grad(self, dy: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """dL/dx of images whose output gradient is `dy` ``(n, F, P)``: col2im(W^T dy)."""
+        w = self.weight.data
+        n, f = dy.shape[:2]
+        _, c, h, wd = self._x.shape
+        k, s, p = self.kernel_size, self.stride, self.padding
+        padded_shape = (n, c, h + 2 * p, wd + 2 * p)
+        w_mat_t = w.reshape(f, -1).T  # (K, F)
+        if s == 1:
+            # Same maths, faster memory access: see functional.col2im_wide.
+            width = padded_shape[3]
+            shape = (max(n, CHUNK), f, ho, width)
+            dy_wide = self._buffer("dy_wide", shape, w.dtype, zero=True)[:n]
+            dy_wide[:, :, :, :wo] = dy.reshape(n, f, ho, wo)  # junk columns stay 0
+            dcols = np.matmul(w_mat_t, dy_wide.reshape(n, f, -1))  # (n, K, Ho*W)
+            dx = col2im_wide(dcols, padded_shape, k, k)
+        else:
+            dcols = np.matmul(w_mat_t, dy)  # (K, F) @ (n, F, P) -> (n, K, P)
+            dx = col2im(dcols, padded_shape, k, k, s)
         if p:
             dx = dx[:, :, p:-p, p:-p]  # the padding zeros are not inputs
         return dx

@@ -94,38 +94,43 @@ class MaxPool2D(_Pool2D):
     tied input (an equality mask) would multiply it by the number of ties and be wrong.
     """
 
-    def __init__(self, kernel_size, stride=None):
-        super().__init__(kernel_size, stride)
-        self._winner: np.ndarray | None = None
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, ho, wo = self._check_input(x)
         views = _window_views(x, self.kernel_size, self.stride, ho, wo)
-        y = views[0].copy()
-        # winner[n, c, oh, ow] = index t of the view holding the first maximum so far.
-        winner = np.zeros(y.shape, dtype=np.uint8 if len(views) < 256 else np.int32)
-        for t in range(1, len(views)):
-            # Strictly greater: on a tie the earlier position keeps the win.
-            better = views[t] > y
-            np.copyto(y, views[t], where=better)
-            winner[better] = t
-        self._winner = winner
-        self._x_shape = x.shape
+        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+        for view in views[2:]:
+            np.maximum(y, view, out=y)
+        self._x = x  # backward finds the winners by comparing x with y
+        self._y = y
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
-        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        x, y = self._x, self._y
+        k, s = self.kernel_size, self.stride
+        _, _, h, w = x.shape
         _, _, ho, wo = dy.shape
-        views = _window_views(dx, self.kernel_size, self.stride, ho, wo)
-        overlapping = self.stride < self.kernel_size
-        for t, view in enumerate(views):
-            routed = np.where(self._winner == t, dy, 0)
-            if overlapping:
-                view += routed  # an input may win several windows: sum
+        x_views = _window_views(x, k, s, ho, wo)
+        # Windows that tile the input exactly write every dx value; otherwise start at 0.
+        tiles = s == k and h == k * ho and w == k * wo
+        dx = np.empty(x.shape, dy.dtype) if tiles else np.zeros(x.shape, dy.dtype)
+        dx_views = _window_views(dx, k, s, ho, wo)
+        # Walk the window positions in row-major order; a position gets the gradient if it
+        # holds the maximum and no earlier position of its window has claimed it.
+        # (Masks multiplied in, rather than np.where, keep this fast: no branches.)
+        claimed = np.zeros(y.shape, dtype=bool)
+        for t, (x_view, dx_view) in enumerate(zip(x_views, dx_views, strict=True)):
+            if t == len(x_views) - 1:
+                wins = ~claimed  # the last position wins whatever is left
             else:
-                view[...] = routed
+                wins = x_view == y
+                wins &= ~claimed
+                claimed |= wins
+            if s < k:  # overlapping windows: an input may win several, so add up
+                dx_view += dy * wins
+            else:
+                np.multiply(dy, wins, out=dx_view)
         return dx
 
 

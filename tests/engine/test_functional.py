@@ -229,3 +229,52 @@ def test_naive_pool_backwards_match_finite_differences():
         _numeric_grad(lambda: float(np.sum(F.avgpool2d_naive(x, k, s) * g)), x),
         atol=1e-7,
     )
+
+
+@pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 0)])
+def test_conv_big_batch_goes_in_pieces_and_matches_reference(stride, padding):
+    # Batches above KEEP_PATCHES_UP_TO are convolved in CHUNK-sized pieces and the
+    # backward pass rebuilds the patches; the numbers must not change.
+    from netcore.conv import CHUNK, KEEP_PATCHES_UP_TO
+
+    rng = np.random.default_rng(12)
+    n = KEEP_PATCHES_UP_TO + CHUNK // 2 + 3  # several pieces, the last one partial
+    conv = Conv2D(2, 3, 3, stride, padding, rng=rng)
+    conv.weight.data = conv.weight.data.astype(np.float64)
+    conv.bias.data = rng.standard_normal(3)
+    x = rng.standard_normal((n, 2, 5, 6))
+    y = conv.forward(x)
+    assert conv._cols is None  # nothing batch-sized kept
+    np.testing.assert_allclose(
+        y, F.conv2d_naive(x, conv.weight.data, conv.bias.data, stride, padding)
+    )
+    dy = rng.standard_normal(y.shape)
+    dx = conv.backward(dy)
+    dx_ref, dw_ref, db_ref = F.conv2d_backward_naive(x, conv.weight.data, dy, stride, padding)
+    np.testing.assert_allclose(dx, dx_ref, atol=1e-11)
+    np.testing.assert_allclose(conv.weight.grad, dw_ref, atol=1e-10)
+    np.testing.assert_allclose(conv.bias.grad, db_ref, atol=1e-10)
+    # and a training-sized batch right after still works (buffers re-used or re-made)
+    small = x[:5]
+    np.testing.assert_allclose(conv.forward(small), y[:5], atol=1e-12)
+    conv.needs_input_grad = False
+    assert conv.backward(dy[:5]) is None
+    np.testing.assert_allclose(
+        conv.weight.grad,
+        F.conv2d_backward_naive(small, conv.weight.data, dy[:5], stride, padding)[1],
+        atol=1e-11,
+    )
+
+
+def test_col2im_wide_equals_col2im():
+    rng = np.random.default_rng(13)
+    n, c, h, w, k = 2, 3, 7, 6, 3
+    ho, wo = h - k + 1, w - k + 1
+    dcols = rng.standard_normal((n, c * k * k, ho * wo))
+    wide = np.zeros((n, c * k * k, ho, w))
+    wide[..., :wo] = dcols.reshape(n, -1, ho, wo)
+    np.testing.assert_allclose(
+        F.col2im_wide(wide.reshape(n, -1, ho * w), (n, c, h, w), k, k),
+        F.col2im(dcols, (n, c, h, w), k, k, 1),
+        atol=1e-12,
+    )
