@@ -58,24 +58,45 @@ with tab_test:
         st.info("Testing needs the model's dataset, which is not available here.")
     else:
         timer = inside.Timer()
-        # While a run trains, keep the evaluated step until the user asks for a newer one:
-        # a test pass costs more than a redraw, and the numbers should not jump under the
-        # user's eyes.
-        key = inside.model_key(info)
-        pinned = st.session_state.get("eval.pinned")
-        if inside.is_live(info):
-            if pinned is None or not pinned.startswith(f"run:{info['run_id']}:"):
-                pinned = key
-            b1, b2 = st.columns([3, 1])
-            with b2:
-                if st.button(
-                    "Evaluate latest weights", icon=":material/refresh:", key="eval.refresh"
-                ):
-                    pinned = key
-            st.session_state["eval.pinned"] = pinned
-            key = pinned
+        n_test = len(dataset.y_test)
+        subset = None
+        t1, t2 = st.columns([3, 2])
+        if n_test > inside.EVAL_QUICK:
+            with t1:
+                full = st.toggle(
+                    f"Use all {n_test:,} test images",
+                    value=False,
+                    key="eval.full",
+                    help=f"Off: a fixed random {inside.EVAL_QUICK:,} of them, much faster on "
+                    "this CPU. The accuracy of the whole set is within about a percent.",
+                )
+            if not full:
+                subset = inside.quick_subset(n_test)
         X, y = dataset.X_test, dataset.y_test
-        probs = inside.evaluate_cached(model, key, info["dataset"], X, y)
+        raw = dataset.raw_test
+        if subset is not None:
+            X, y, raw = X[subset], y[subset], raw[subset]
+        # While a run trains, keep the evaluated weights until the user asks for newer ones:
+        # a test pass costs more than a redraw, and numbers should not jump under the eyes.
+        key = inside.model_key(info)
+        kept = st.session_state.get("eval.result")
+        fresh = True
+        if inside.is_live(info):
+            with t2:
+                again = st.button(
+                    "Evaluate the latest weights", icon=":material/refresh:", key="eval.refresh"
+                )
+            fresh = (
+                again
+                or kept is None
+                or not kept[0].startswith(f"run:{info['run_id']}:")
+                or kept[1] != len(y)
+            )
+        if fresh:
+            probs = inside.evaluate_cached(model, key, info["dataset"], X, y)
+            st.session_state["eval.result"] = (key, len(y), probs)
+        else:
+            key, _, probs = kept
         pred = probs.argmax(axis=1)
         names = list(info.get("class_names") or dataset.class_names)
         k = len(names)
@@ -153,7 +174,7 @@ with tab_test:
                 st.caption("No mistakes on this class.")
             else:
                 conf = probs[order, pred[order]]
-                fig = gallery_figure(dataset.raw_test[order], y[order], pred[order], conf, names)
+                fig = gallery_figure(raw[order], y[order], pred[order], conf, names)
                 show_chart(
                     fig,
                     key="eval.gallery",

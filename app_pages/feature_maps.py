@@ -85,10 +85,6 @@ def drawn_image():
     """A digit drawn with the mouse, prepared like the training images."""
     from streamlit_drawable_canvas import st_canvas
 
-    st.caption(
-        "Draw with the mouse, large and centred, white on black like the training "
-        "digits. Click the bin icon under the box to start again."
-    )
     result = st_canvas(
         stroke_width=18,
         stroke_color="#FFFFFF",
@@ -98,6 +94,10 @@ def drawn_image():
         drawing_mode="freedraw",
         return_image_data=True,
         key="fm.canvas",
+    )
+    st.caption(
+        "Draw with the mouse, large and centred, like the training digits. The bin icon "
+        "in the box's toolbar clears it."
     )
     rgba = getattr(result, "image_data", None)
     if rgba is None or rgba[..., :3].max() == 0:
@@ -173,9 +173,7 @@ with c1:
         help="Shared: see which channels respond most. Own: see the pattern of weak ones.",
     )
 with c2:
-    follow = True
-    if inside.is_live(info):
-        follow = st.toggle("Follow training live", value=True, key="fm.follow")
+    follow = inside.follow_toggle(info, "fm.follow")
 per_channel = range_choice != "shared per layer"
 layers = shown_layers(model)
 channel_layers = [i for i in layers if source_conv(model, i) is not None]
@@ -184,11 +182,12 @@ channel_layers = [i for i in layers if source_conv(model, i) is not None]
 @st.fragment(run_every=inside.live_every(info, follow))
 def maps_view():
     timer = inside.Timer()
-    moment, step = inside.moment_picker(info, "fm")
-    m = model if moment is None else inside.snapshot_model(info, model, step, moment)
-    key = inside.model_key(info) + (f"@{step}" if step is not None else "")
+    live_model, live_info = inside.refresh(model, info)
+    moment, step = inside.moment_picker(live_info, "fm")
+    m = live_model if moment is None else inside.snapshot_model(live_info, model, step, moment)
+    key = inside.model_key(live_info) + (f"@{step}" if step is not None else "")
     acts, probs = inside.forward_cached(m, key, x)
-    inside.source_caption(info, step)
+    inside.source_caption(live_info, step)
 
     a, b = st.columns([1, 1])
     with a:
@@ -242,7 +241,7 @@ def maps_view():
             key=f"fm.layer{i}",
             filename=f"feature-maps-layer{i}",
             data=_layer_table(flat, a.ndim == 3),
-            live=inside.is_live(info) and follow and step is None,
+            live=False,
         )
     st.session_state["fm.ms"] = timer.ms()
 

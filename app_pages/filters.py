@@ -36,10 +36,10 @@ if got is None:
 model, info = got
 
 
-def weight_of(i: int, moment_state: dict | None) -> np.ndarray:
+def weight_of(i: int, moment_state: dict | None, m=None) -> np.ndarray:
     if moment_state is not None and f"{i}.weight" in moment_state:
         return np.asarray(moment_state[f"{i}.weight"])
-    return model[i].named_parameters()[0][1].data
+    return (m or model)[i].named_parameters()[0][1].data
 
 
 convs = inside.layer_options(model, is_conv)
@@ -107,11 +107,15 @@ if mode == "channel":
     channel = st.slider("Input channel", 0, in_c - 1, 0, key="filters.channel")
 
 
-@st.fragment(run_every=inside.live_every(info))
+follow = inside.follow_toggle(info, "filters.follow")
+
+
+@st.fragment(run_every=inside.live_every(info, follow))
 def filters_view():
     timer = inside.Timer()
-    moment, step = inside.moment_picker(info, "filters")
-    w = weight_of(layer, moment)
+    live_model, live_info = inside.refresh(model, info)
+    moment, step = inside.moment_picker(live_info, "filters")
+    w = weight_of(layer, moment, live_model)
     if w.ndim == 2:
         w = dense_as_images(w, tuple(info["input_shape"]))
     out_c = w.shape[0]
@@ -119,7 +123,7 @@ def filters_view():
     fig = filters_figure(
         w, mode=mode, channel=int(channel), per_filter=per_filter, rgb=rgb, layer_name=name
     )
-    inside.source_caption(info, step)
+    inside.source_caption(live_info, step)
     kernels = w.reshape(out_c * in_c, -1)
     data = {
         "filter": np.repeat(np.arange(out_c), in_c),
@@ -132,7 +136,7 @@ def filters_view():
         key="filters.grid",
         data=data,
         filename=f"filters-layer{layer}",
-        live=inside.is_live(info) and step is None,
+        live=False,
     )
     st.session_state["filters.ms"] = timer.ms()
 

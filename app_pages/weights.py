@@ -88,16 +88,20 @@ def short(name: str) -> str:
     return f"{name} · {type(model[i]).__name__}"
 
 
-@st.fragment(run_every=inside.live_every(info))
+follow = inside.follow_toggle(info, "weights.follow")
+
+
+@st.fragment(run_every=inside.live_every(info, follow))
 def weights_view():
     timer = inside.Timer()
+    now = inside.live_info(info)
     run = inside.current_run_for(info)
     history = run.history if run is not None else None
     stats = getattr(history, "stats", None) if history is not None else None
     if stats and not stats.get("steps"):
         stats = None
-    live = inside.is_live(info)
-    inside.source_caption(info)
+    live = False  # the page's "Follow training live" toggle is the freeze
+    inside.source_caption(now)
     if stats is None:
         no_stats_view()
     else:

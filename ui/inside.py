@@ -70,6 +70,43 @@ def live_every(info: dict, follow: bool = True) -> float | None:
     return REFRESH_S if follow and is_live(info) else None
 
 
+def follow_toggle(info: dict, key: str) -> bool:
+    """While the run trains: "Follow training live" (off freezes every chart of the page, so
+    zoom and hover stay put; training goes on). Always True when nothing trains."""
+    if not is_live(info):
+        return True
+    return st.toggle(
+        "Follow training live",
+        value=True,
+        key=key,
+        help="Off: freeze every chart on this page so you can zoom and hover. "
+        "Training goes on; switch it back on to catch up.",
+    )
+
+
+def refresh(model, info: dict):
+    """Inside a live fragment: the run's latest ``(model, info)`` (the page's own arguments
+    are those of the last full run). Falls back to the given ones."""
+    if not is_live(info):
+        return model, info
+    try:
+        got = state.current_model()
+    except Exception:
+        got = None
+    if got is None or got[1].get("run_id") != info.get("run_id"):
+        return model, info
+    return got
+
+
+def live_info(info: dict) -> dict:
+    """`info` with the run's current step and status (cheap: no model copy)."""
+    run = current_run_for(info)
+    if run is None or run.job is None:
+        return info
+    snap = run.job.snapshot(with_history=False)
+    return {**info, "step": snap.step, "epoch": snap.epoch, "status": snap.status}
+
+
 def source_caption(info: dict, step: int | None = None) -> None:
     """One line saying which weights are on screen."""
     if info.get("source") == "run":
@@ -160,14 +197,25 @@ def _forward(key: str, digest: str, _model, _x: np.ndarray):
     return acts, softmax(logits)[0]
 
 
+EVAL_QUICK = 2000
+"""Test images evaluated by default; a larger test set (CIFAR-10: 10,000) is opt-in."""
+
+
+def quick_subset(n: int, size: int = EVAL_QUICK) -> np.ndarray:
+    """A fixed random subset of ``size`` test indices (sorted), the same for every run so
+    that runs stay comparable."""
+    return np.sort(np.random.default_rng(0).permutation(n)[:size])
+
+
 def evaluate_cached(model, key: str, dataset_key: str, X: np.ndarray, y: np.ndarray):
-    """Class probabilities on a test set (cached by model key and dataset)."""
-    return _evaluate(key, dataset_key, len(y), model, X)
+    """Class probabilities on a test set (cached by model key, dataset and set size)."""
+    return _evaluate(key, dataset_key, len(y), array_digest(y), model, X)
 
 
 @st.cache_data(max_entries=8, show_spinner="Evaluating on the test set ...")
-def _evaluate(key: str, dataset_key: str, n: int, _model, _X: np.ndarray) -> np.ndarray:
-    return _model.predict_proba(_X, batch_size=500).astype(np.float32)
+def _evaluate(key: str, dataset_key: str, n: int, digest: str, _model, _X: np.ndarray):
+    # Batches of 100: larger ones gain nothing on two cores and need big im2col buffers.
+    return _model.predict_proba(_X, batch_size=100).astype(np.float32)
 
 
 # -- small widgets -------------------------------------------------------------------------
@@ -197,6 +245,9 @@ class Timer:
 
 __all__ = [
     "model_or_explain",
+    "follow_toggle",
+    "refresh",
+    "live_info",
     "model_key",
     "is_live",
     "live_every",
