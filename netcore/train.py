@@ -210,9 +210,10 @@ class Trainer:
         loss = float(self.loss_fn.forward(out, yb))
         if not math.isfinite(loss):
             return self._diverged(number, loss, lr, t0)
-        acc = None
+        correct = acc = None
         if self.classify and out.ndim == 2:
-            acc = np.count_nonzero(out.argmax(axis=1) == yb) / len(yb)
+            correct = int(np.count_nonzero(out.argmax(axis=1) == yb))
+            acc = correct / len(yb)
         self.model.backward(self.loss_fn.backward())
         if record:
             self.monitor.before_update(number)
@@ -226,7 +227,7 @@ class Trainer:
         self._pos += len(idx)
         sums = self._epoch_sums
         sums[0] += loss * len(idx)
-        sums[1] += 0 if acc is None else round(acc * len(idx))
+        sums[1] += correct or 0
         sums[2] += len(idx)
         epoch_metrics = None
         if self._pos >= len(self.X):
