@@ -78,7 +78,7 @@ with tab_test:
             X, y, raw = X[subset], y[subset], raw[subset]
         # While a run trains, keep the evaluated weights until the user asks for newer ones:
         # a test pass costs more than a redraw, and numbers should not jump under the eyes.
-        key = inside.model_key(info)
+        key = inside.model_key(info, model)
         kept = st.session_state.get("eval.result")
         fresh = True
         if inside.is_live(info):
@@ -209,15 +209,12 @@ with tab_runs:
                     "status": r["status"],
                     "dataset": cfg.dataset,
                     "layers": f"{convs} conv + {dense} dense",
-                    "optimizer": cfg.optimizer,
-                    "lr": cfg.lr,
+                    "optimizer, lr": f"{cfg.optimizer} {cfg.lr:g}",
                     "batch": cfg.batch_size,
                     "epochs": cfg.epochs,
-                    "seed": cfg.seed,
                     "val accuracy": m.get("val_accuracy"),
                     "val loss": m.get("val_loss"),
                     "steps": m.get("steps"),
-                    "run id": r["run_id"],
                 }
             )
         table = pd.DataFrame(rows)
@@ -230,7 +227,6 @@ with tab_runs:
                     "val accuracy", format="percent", min_value=0.0, max_value=1.0
                 ),
                 "val loss": st.column_config.NumberColumn(format="%.4f"),
-                "lr": st.column_config.NumberColumn(format="%.0e"),
             },
         )
         labels = {r["run_id"]: f"{r['name']} ({r['run_id'][-6:]})" for r in runs}

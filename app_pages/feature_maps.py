@@ -185,7 +185,7 @@ def maps_view():
     live_model, live_info = inside.refresh(model, info)
     moment, step = inside.moment_picker(live_info, "fm")
     m = live_model if moment is None else inside.snapshot_model(live_info, model, step, moment)
-    key = inside.model_key(live_info) + (f"@{step}" if step is not None else "")
+    key = inside.model_key(live_info, live_model) + (f"@{step}" if step is not None else "")
     acts, probs = inside.forward_cached(m, key, x)
     inside.source_caption(live_info, step)
 

@@ -297,7 +297,7 @@ def gradients_now():
         ds = None
     if ds is None or tuple(ds.input_shape) != tuple(info.get("input_shape") or ()):
         return None
-    return _cached_gradients(inside.model_key(info), model, ds.X_train[:64], ds.y_train[:64])
+    return _cached_gradients(inside.model_key(info, model), model, ds.X_train[:64], ds.y_train[:64])
 
 
 @st.cache_data(max_entries=8, show_spinner=False)

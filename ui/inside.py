@@ -54,11 +54,12 @@ def model_or_explain(view: str, what: str):
     return None
 
 
-def model_key(info: dict) -> str:
-    """Identifies the model's weights (run + step) for caches; uploads by their label."""
+def model_key(info: dict, model=None) -> str:
+    """Identifies the weights on screen, for caches: run id and step for a run; for an
+    uploaded model its name and the object's identity (two uploads may share a name)."""
     if info.get("source") == "run":
         return f"run:{info.get('run_id')}:{info.get('step')}"
-    return f"upload:{info.get('label', '')}:{info.get('step', '')}"
+    return f"upload:{info.get('label', '')}:{id(model)}"
 
 
 def is_live(info: dict) -> bool:
@@ -164,7 +165,7 @@ def moment_picker(info: dict, key: str):
 
 def snapshot_model(info: dict, model, step: int, state_dict: dict):
     """A copy of `model` with the weights of snapshot `step` (cached per run and step)."""
-    return _snapshot_model(f"{model_key(info)}@{step}", model, state_dict)
+    return _snapshot_model(f"{model_key(info, model)}@{step}", model, state_dict)
 
 
 @st.cache_resource(max_entries=16, show_spinner=False)

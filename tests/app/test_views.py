@@ -186,3 +186,39 @@ def test_evaluate_page_metrics_match_a_direct_computation(trained_run, monkeypat
     # The comparison tab lists the run with its final accuracy.
     frame = at.dataframe[0].value
     assert list(frame["run"]) == ["lenet views"]
+
+
+def test_pages_work_on_an_uploaded_model_without_history(monkeypatch, tmp_path):
+    """A model opened from a file has no run, no snapshots and no statistics: every page
+    still draws what it can (weights now, gradients on one batch) and says what is missing."""
+    from netcore.spec import build_model, preset_spec
+
+    spec = preset_spec("lenet5", (1, 28, 28), 10)
+    model = build_model(spec, (1, 28, 28), rng=np.random.default_rng(3))
+    info = {
+        "source": "upload",
+        "label": "lenet.npz",
+        "dataset": "mnist_5k",
+        "input_shape": (1, 28, 28),
+        "class_names": [str(i) for i in range(10)],
+        "step": None,
+        "epoch": None,
+        "status": "uploaded",
+        "config": None,
+        "run_id": None,
+    }
+    monkeypatch.setenv("NETCORE_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    at.session_state["nc.upload"] = (model, info)
+    at.run()
+    for page, least in (("filters", 1), ("feature_maps", 10), ("weights", 3), ("evaluate", 3)):
+        at.switch_page(PAGES[page])
+        at.run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert len(at.get("plotly_chart")) >= least, page
+        moments = [w for w in at.get("select_slider") if w.key.endswith(".moment")]
+        assert not moments, "no snapshots to replay for an upload"
+    at.switch_page(PAGES["weights"]).run()
+    assert any("No training statistics" in c.value for c in at.caption)
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    assert "Gradient norm per layer (one batch)" in titles

@@ -190,7 +190,7 @@ def runs_figure(
             y = y * 100
         traces += line_traces(x, y, name, color(i), smoothing, "%" if percent else "")
     layout = layout_spec(
-        f"{metric} of each run",
+        f"{metric[:1].upper()}{metric[1:]} of each run",
         height=340,
         x_title=x_title,
         y_title=metric + (" (%)" if percent else ""),
