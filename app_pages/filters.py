@@ -107,14 +107,24 @@ if mode == "channel":
     channel = st.slider("Input channel", 0, in_c - 1, 0, key="filters.channel")
 
 
-follow = inside.follow_toggle(info, "filters.follow")
+p1, p2 = st.columns(2)
+with p1:
+    follow = inside.follow_toggle(info, "filters.follow")
+with p2:
+    has_snapshots = inside.current_run_for(info) is not None
+    play = has_snapshots and st.toggle(
+        "Replay training",
+        key="filters.play",
+        help="Step through the saved snapshots, about one a second, to watch the filters form.",
+    )
+REPLAY_S = 0.9
 
 
-@st.fragment(run_every=inside.live_every(info, follow))
+@st.fragment(run_every=REPLAY_S if play else inside.live_every(info, follow))
 def filters_view():
     timer = inside.Timer()
     live_model, live_info = inside.refresh(model, info)
-    moment, step = inside.moment_picker(live_info, "filters")
+    moment, step = inside.moment_picker(live_info, "filters", advance=play)
     w = weight_of(layer, moment, live_model)
     if w.ndim == 2:
         w = dense_as_images(w, tuple(info["input_shape"]))

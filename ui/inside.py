@@ -130,8 +130,14 @@ def current_run_for(info: dict):
 
 
 # -- the moment in training ----------------------------------------------------------------
-def moment_picker(info: dict, key: str):
+def moment_picker(info: dict, key: str, advance: bool = False):
     """Slider over the run's saved snapshots plus "now".
+
+    Parameters
+    ----------
+    advance : bool
+        Move the slider one snapshot on before drawing it (the "Replay" animation; after
+        "now" it starts again from the first snapshot).
 
     Returns
     -------
@@ -144,6 +150,13 @@ def moment_picker(info: dict, key: str):
     now = "now"
     options = [s for s, _, _ in snaps] + [now]
     by_step = {s: (e, sd) for s, e, sd in snaps}
+    wkey = f"{key}.moment"
+    held = st.session_state.get(wkey, now)
+    if held not in options:  # a snapshot of another run, or one evicted since
+        held = now
+    if advance:
+        held = options[(options.index(held) + 1) % len(options)]
+    st.session_state[wkey] = held
 
     def fmt(v):
         if v == now:
@@ -153,9 +166,8 @@ def moment_picker(info: dict, key: str):
     picked = st.select_slider(
         "Moment in training",
         options=options,
-        value=now,
         format_func=fmt,
-        key=f"{key}.moment",
+        key=wkey,
         help="Snapshots saved during training: slide to replay how the weights formed.",
     )
     if picked == now:

@@ -113,6 +113,12 @@ def test_filters_page_draws_zero_centred_kernels(trained_run, monkeypatch):
     assert not at.exception
     start = arr(plotly_specs(at)[0]["data"][0]["customdata"])
     assert start.shape == now.shape and not np.allclose(start[..., -1], now[..., -1])
+    # "Replay training" steps through the snapshots, one per refresh.
+    at.toggle(key="filters.play").set_value(True).run()
+    first = at.select_slider(key="filters.moment").value
+    at.run()
+    second = at.select_slider(key="filters.moment").value
+    assert first != second and not at.exception
 
 
 def test_feature_maps_page_shows_every_layer_and_probabilities(trained_run, monkeypatch):
