@@ -5,6 +5,7 @@ from __future__ import annotations
 import time
 from collections import deque
 
+import numpy as np
 import streamlit as st
 
 from ui.charts import playground as charts
@@ -15,6 +16,7 @@ from ui.playground import (
     FEATURES,
     MAX_LAYERS,
     MAX_NEURONS,
+    PLANE,
     Playground,
     PlaygroundConfig,
 )
@@ -213,19 +215,40 @@ if pg is None:
     st.stop()
 
 
+def points_layer(pg: Playground) -> np.ndarray:
+    """The data points' picture, drawn once per data set (the points never move)."""
+    key = pg.config.data_key()
+    cached = st.session_state.get("pg.points_layer")
+    if cached is None or cached[0] != key:
+        points = {"train": (pg.xy_train, pg.y_train), "test": (pg.xy_test, pg.y_test)}
+        cached = st.session_state["pg.points_layer"] = (key, charts.points_layer(points, PLANE))
+    return cached[1]
+
+
+def legend(n_classes: int) -> str:
+    dots = " ".join(
+        f'<span style="color:{charts.class_colour(k)}">&#9679;</span> class {k}'
+        for k in range(n_classes)
+    )
+    return (
+        f"{dots} &nbsp;·&nbsp; white ring: training point, black ring: test point (never "
+        "trained on) &nbsp;·&nbsp; background: the prediction, stronger where surer, white "
+        f"on the boundary &nbsp;·&nbsp; the square spans −{PLANE:g} to {PLANE:g}"
+    )
+
+
 @st.fragment(run_every=FRAME_INTERVAL if st.session_state[PLAYING] else None)
 def live_view() -> None:
-    """One frame: train N steps (when playing), then draw boundary, tiles, losses."""
+    """One frame: train N steps (when playing), then draw the boundary and the tiles."""
     pg: Playground = st.session_state[PG]
     t0 = time.perf_counter()
     if st.session_state[PLAYING]:
         pg.step(int(st.session_state["pg.speed"]))
     t1 = time.perf_counter()
-    snap = pg.snapshot(resolution=int(st.session_state["pg.resolution"]))
-    points = {"train": (pg.xy_train, pg.y_train), "test": (pg.xy_test, pg.y_test)}
-    boundary = charts.boundary_figure(snap.grid, snap.probs, points, height=500)
-    tiles = charts.tiles_figure(snap.tiles, snap.tile_ranges, list(pg.config.activations))
-    losses = charts.loss_figure(snap.history)
+    snap = pg.snapshot(resolution=int(st.session_state["pg.resolution"]), tile_resolution=24)
+    st.session_state["pg.snapshot"] = snap
+    boundary = charts.boundary_png(snap.probs, points_layer(pg))
+    tiles = [charts.tiles_rgb(t, r) for t, r in zip(snap.tiles, snap.tile_ranges, strict=True)]
     t2 = time.perf_counter()
 
     m = st.columns(5)
@@ -234,41 +257,53 @@ def live_view() -> None:
     m[2].metric("Test loss", f"{snap.test_loss:.3f}")
     m[3].metric("Train accuracy", f"{snap.train_acc:.1%}")
     m[4].metric("Test accuracy", f"{snap.test_acc:.1%}")
-    middle, right = st.columns([1.5, 1.0], gap="medium")
+    middle, right = st.columns([1.45, 1.0], gap="medium")
     with middle:
-        st.plotly_chart(boundary, key="pg.boundary", config={"displaylogo": False})
-        st.caption(
-            "Background: the predicted class (stronger colour = more confident; white = a "
-            "toss-up, the decision boundary). Dots: training points; dots with a black ring: "
-            "test points the network never trains on."
-        )
+        st.image(boundary, width="stretch")
+        st.caption(legend(pg.n_classes), unsafe_allow_html=True)
     with right:
         st.markdown("**What each hidden neuron sees**")
-        if snap.tiles:
-            st.plotly_chart(tiles, key="pg.tiles", config={"displaylogo": False})
-            st.caption(
-                "Each tile is one neuron's output over the same plane (blue negative, white "
-                "zero, red positive; ReLU tiles scaled to their own maximum). Deeper neurons "
-                "combine the shapes of the layer before."
-            )
-        else:
+        if not tiles:
             st.info("No hidden layers: the network is a linear classifier on the features.")
-        st.plotly_chart(losses, key="pg.losses", config={"displaylogo": False})
+        for i, (img, act) in enumerate(zip(tiles, pg.config.activations, strict=True)):
+            n = snap.tiles[i].shape[0]
+            st.caption(f"Layer {i + 1}: {n} {act} neuron{'s' if n > 1 else ''}")
+            st.image(img)
+        if tiles:
+            st.caption(
+                "Each tile is one neuron's output over the whole plane: blue negative, white "
+                "zero, red positive (ReLU and linear tiles scaled to their own maximum). Deeper "
+                "neurons combine the shapes of the layer before."
+            )
+    frames = st.session_state.setdefault(FRAMES, deque(maxlen=20))
+    if st.session_state[PLAYING]:
+        frames.append(time.perf_counter())
+    st.session_state["pg.frame_ms"] = (1000 * (t1 - t0), 1000 * (t2 - t1))
 
-        frames = st.session_state.setdefault(FRAMES, deque(maxlen=12))
-        if st.session_state[PLAYING]:
-            frames.append(time.perf_counter())
-        fps = (len(frames) - 1) / (frames[-1] - frames[0]) if len(frames) > 2 else None
-        st.session_state["pg.fps"] = fps
-        st.caption(
-            (f"{fps:.1f} frames/s · " if fps and st.session_state[PLAYING] else "")
-            + f"{snap.step_ms:.2f} ms per update · frame: train {1000 * (t1 - t0):.0f} ms, "
-            f"draw {1000 * (t2 - t1):.0f} ms"
-        )
+
+@st.fragment(run_every=1.0 if st.session_state[PLAYING] else None)
+def curves_view() -> None:
+    """The loss curves and the frame rate: once a second is enough for them."""
+    snap = st.session_state.get("pg.snapshot")
+    if snap is None:
+        return
+    st.plotly_chart(
+        charts.loss_figure(snap.history), key="pg.losses", config={"displaylogo": False}
+    )
+    frames = st.session_state.get(FRAMES) or []
+    fps = (len(frames) - 1) / (frames[-1] - frames[0]) if len(frames) > 2 else None
+    st.session_state["pg.fps"] = fps
+    train_ms, draw_ms = st.session_state.get("pg.frame_ms", (0.0, 0.0))
+    st.caption(
+        (f"{fps:.1f} frames/s · " if fps and st.session_state[PLAYING] else "")
+        + f"{snap.step_ms:.2f} ms per update · last frame: train {train_ms:.0f} ms, "
+        f"draw {draw_ms:.0f} ms"
+    )
 
 
 with main:
     live_view()
+    curves_view()
 
 with st.expander("Ideas for a lesson", icon=":material/school:"):
     st.markdown(

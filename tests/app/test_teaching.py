@@ -56,14 +56,15 @@ def test_playground_plays_steps_and_draws_the_model(app):
     assert pg.steps >= 40
     assert float({m.label: m.value for m in at.metric}["Epoch"]) > 0
 
-    # The background heatmap is the model's prediction at the grid points.
-    boundary = next(s for s in all_specs(at) if s["data"][0].get("name") == "prediction")
-    z = arr(boundary["data"][0]["z"])
-    grid = arr(boundary["data"][0]["x"])
-    gx, gy = np.meshgrid(grid, grid)
+    # The boundary picture is drawn from the snapshot, which is the model's prediction.
+    snap = at.session_state["pg.snapshot"]
+    gx, gy = np.meshgrid(snap.grid, snap.grid)
     pg.model.eval()
     logits = pg.model.forward(pg.features(np.stack([gx.ravel(), gy.ravel()], 1).astype("f4")))
-    np.testing.assert_array_equal(np.floor(z).ravel(), logits.argmax(axis=1))
+    np.testing.assert_array_equal(snap.probs.argmax(-1).ravel(), logits.argmax(axis=1))
+    assert snap.steps == pg.steps
+    images = at.get("image")
+    assert len(images) == 3  # the boundary and one neuron montage per hidden layer
 
     # Learning rate changes live: no reset, the optimizer takes the new value.
     steps = pg.steps
@@ -89,10 +90,9 @@ def test_playground_architecture_and_features(app):
     pg = at.session_state["pg.playground"]
     assert pg.config.hidden == (64, 64)
     assert [p.data.shape for p in pg.model.parameters()][0] == (64, 5)
-    # One montage heatmap holding all 128 neurons.
-    tiles = [s for s in all_specs(at) if s["layout"].get("yaxis", {}).get("ticktext")]
-    assert len(tiles) == 1 and len(tiles[0]["data"]) == 1
-    assert tiles[0]["layout"]["yaxis"]["ticktext"][0].endswith("64 Tanh")
+    # One montage picture per layer, holding all 64 neurons of it.
+    assert "Layer 1: 64 Tanh neurons" in texts(at) and "Layer 2: 64 Tanh neurons" in texts(at)
+    assert len(at.get("image")) == 3
     # No hidden layer: a linear classifier, no tiles, a sentence instead.
     at.number_input(key="pg.layers").set_value(0).run()
     assert "linear classifier" in texts(at)

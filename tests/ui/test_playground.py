@@ -14,13 +14,10 @@ def _points(pg):
     return {"train": (pg.xy_train, pg.y_train), "test": (pg.xy_test, pg.y_test)}
 
 
-def test_boundary_figure_is_the_models_prediction_on_the_grid():
+def test_boundary_picture_is_the_models_prediction_on_the_grid():
     pg = Playground(PlaygroundConfig(dataset="moons", hidden=(8,), activations=("ReLU",)))
     pg.step(30)
     snap = pg.snapshot(resolution=40)
-    fig = charts.boundary_figure(snap.grid, snap.probs, _points(pg))
-    heat = fig.data[0]
-    z = np.asarray(heat.z)
 
     # Recompute with model.forward directly: grid row r is y = grid[r], column c is x = grid[c].
     gx, gy = np.meshgrid(snap.grid, snap.grid)
@@ -28,12 +25,30 @@ def test_boundary_figure_is_the_models_prediction_on_the_grid():
     pg.model.eval()
     probs = softmax(pg.model.forward(pg.features(xy))).reshape(40, 40, -1)
     np.testing.assert_allclose(snap.probs, probs, atol=1e-5)
-    np.testing.assert_array_equal(np.floor(z).astype(int), probs.argmax(axis=-1))
-    np.testing.assert_array_equal(np.asarray(heat.x), snap.grid)
     assert snap.grid[0] == -PLANE and snap.grid[-1] == PLANE
-    # The points drawn are the data, split by class and by train/test.
-    drawn = sum(len(t.x) for t in fig.data[1:])
-    assert drawn == len(pg.y_train) + len(pg.y_test)
+
+    # The picture (at grid resolution, so pixels and grid points coincide): row 0 is the
+    # top (+y); each pixel has the predicted class's colour, more saturated where surer.
+    rgb = charts.boundary_rgb(probs, size=40).astype(float)[::-1]  # back to row 0 = -y
+    winner = probs.argmax(axis=-1)
+    top = probs.max(axis=-1)
+    confidence = np.clip((top - 0.5) / 0.5, 0, 0.999)
+    colours = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in charts.PALETTE[:2]])
+    expected = 255 - (255 - colours[winner]) * (confidence * charts.TINT)[..., None]
+    np.testing.assert_allclose(rgb, expected, atol=1.0)
+    png = charts.boundary_png(probs, None)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_points_are_drawn_where_the_data_are():
+    xy = np.array([[-3.0, 3.0], [3.0, -3.0]], dtype=np.float32)
+    layer = charts.points_layer({"train": (xy, np.array([0, 1]))}, plane=6.0, size=120)
+    assert layer.shape == (120, 120, 4)
+    # (-3, 3) is a quarter in from the left and from the top; (3, -3) mirrors it.
+    assert layer[30, 30, 3] == 255 and layer[90, 90, 3] == 255
+    assert layer[30, 90, 3] == 0 and layer[60, 60, 3] == 0
+    assert layer[30, 30, 2] > layer[30, 30, 0]  # class 0 is blue
+    assert layer[90, 90, 0] > layer[90, 90, 2]  # class 1 is orange
 
 
 def test_boundary_colour_encodes_class_and_confidence():
@@ -81,15 +96,25 @@ def test_hidden_tiles_are_each_neurons_output():
     np.testing.assert_allclose(snap.tiles[1][:, 1, 4], outs[1][0], atol=1e-6)
     assert np.all(snap.tiles[1] >= 0)  # ReLU outputs
 
-    z, blocks = charts.neuron_tiles(snap.tiles, snap.tile_ranges, columns=4)
-    assert z.dtype == np.uint8
-    assert [b[2] for b in blocks] == [5, 3]
-    # Neuron 0 of layer 1, flipped so that +y is up; Tanh keeps its fixed range.
-    expected = np.rint((snap.tiles[0][0][::-1] + 1) * charts.TILE_LEVELS / 2)
-    np.testing.assert_allclose(z[0:6, 0:6], expected, atol=1)
-    assert (z == charts.GAP).any()
-    fig = charts.tiles_figure(snap.tiles, snap.tile_ranges, ["Tanh", "ReLU"], columns=4)
-    assert len(fig.data) == 1  # one montage, not facets
+    # One montage picture per layer: 5 tiles in one row, 3 in the next layer's.
+    img = charts.tiles_rgb(snap.tiles[0], snap.tile_ranges[0], columns=4)
+    step = charts.TILE_PX + charts.TILE_GAP
+    assert img.shape == (2 * step - charts.TILE_GAP, 4 * step - charts.TILE_GAP, 3)
+    assert tuple(img[charts.TILE_PX + 1, 0]) == charts.GAP_RGB  # the gap between rows
+    # A Tanh neuron's picture uses the fixed range: +1 is the red end, -1 the blue end.
+    hot = charts.tiles_rgb(np.ones((1, 4, 4)), (-1.0, 1.0))
+    cold = charts.tiles_rgb(-np.ones((1, 4, 4)), (-1.0, 1.0))
+    zero = charts.tiles_rgb(np.zeros((1, 4, 4)), (-1.0, 1.0))
+    assert hot[5, 5, 0] > hot[5, 5, 2] and cold[5, 5, 2] > cold[5, 5, 0]
+    assert zero[5, 5].min() > 240  # white
+    # ReLU tiles are scaled to their own maximum: 0.1 everywhere looks like 1.
+    np.testing.assert_array_equal(
+        charts.tiles_rgb(np.full((1, 4, 4), 0.1), None), charts.tiles_rgb(np.ones((1, 4, 4)), None)
+    )
+    # Orientation: a neuron that is high at the top of the plane is red at the top.
+    up = np.repeat(np.linspace(-1, 1, 8)[:, None], 8, axis=1)[None]  # row 0 = bottom (y low)
+    pic = charts.tiles_rgb(up, (-1.0, 1.0))
+    assert pic[1, 15, 0] > pic[1, 15, 2] and pic[-2, 15, 2] > pic[-2, 15, 0]
 
 
 def test_live_settings_change_without_reset():
@@ -139,17 +164,18 @@ def test_every_feature_and_bad_configs():
 
 
 def test_frame_work_is_small():
-    """One frame's Python work for the 2-64-64-2 network on 500 points (reported, loose bound)."""
+    """One frame's Python work for the 2-64-64-2 network on 500 points (loose bound)."""
     import time
 
     pg = Playground(PlaygroundConfig(hidden=(64, 64), activations=("Tanh", "Tanh")))
+    layer = charts.points_layer(_points(pg), PLANE)
     pg.step(10)
     t0 = time.perf_counter()
     for _ in range(5):
         pg.step(10)
-        snap = pg.snapshot(resolution=80)
-        charts.boundary_figure(snap.grid, snap.probs, _points(pg))
-        charts.tiles_figure(snap.tiles, snap.tile_ranges, ["Tanh", "Tanh"])
-        charts.loss_figure(snap.history)
+        snap = pg.snapshot(resolution=80, tile_resolution=24)
+        charts.boundary_png(snap.probs, layer)
+        for tiles, rng in zip(snap.tiles, snap.tile_ranges, strict=True):
+            charts.tiles_rgb(tiles, rng)
     per_frame = (time.perf_counter() - t0) / 5
     assert per_frame < 0.5, f"{per_frame * 1000:.0f} ms per frame"

@@ -1,69 +1,60 @@
-"""Charts of the MLP playground: the decision boundary, the neuron tiles, the loss curves.
+"""Pictures of the MLP playground: the decision boundary, the neuron tiles, the loss curves.
 
-Pure functions (NumPy + Plotly, no Streamlit). They are redrawn several times a second, so
-they send compact arrays: float32 grids (Plotly ships NumPy arrays as typed binary), one
-heatmap for the whole neuron montage, and no per-cell hover text.
+Pure functions (NumPy, Pillow, Plotly; no Streamlit).
+
+The boundary and the neuron tiles are redrawn several times a second while training runs, so
+they are rendered here as PNG images rather than Plotly figures: measured in headless Chromium
+on two busy cores, a Plotly heatmap with 500 SVG points cost the browser ~140 ms per update
+and the tile montage ~90 ms, while swapping a PNG costs a few ms. The points never move, so
+their layer is drawn once (antialiased, at twice the size, then reduced) and laid over each
+new background. The loss curve stays a Plotly chart (hover, zoom) and updates less often.
 """
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import plotly.graph_objects as go
+from PIL import Image, ImageDraw
 
 from ui.charts.style import DIVERGING, PALETTE, TRAIN, VAL, decimate
 
-_TEMPLATE: dict | None = None
-
-
-def fast_figure(data: list[dict], **layout) -> go.Figure:
-    """A figure built without Plotly's per-property validation (~2 ms instead of ~30 ms).
-
-    Live charts are rebuilt several times a second; validation is what makes `go.Figure`
-    slow. The traces here are written as plain dicts with known-good keys, and the look of
-    `ui.charts.style.base_layout` (white template, project colours, font) is applied as a
-    ready-made layout dict.
-    """
-    global _TEMPLATE
-    if _TEMPLATE is None:
-        import plotly.io as pio
-
-        _TEMPLATE = pio.templates["plotly_white"].to_plotly_json()
-    base = {"template": _TEMPLATE, "colorway": list(PALETTE), "font": {"size": 13}}
-    return go.Figure(data=data, layout={**base, **layout}, _validate=False)
-
-
+BOUNDARY_PX = 480
+"""Side of the boundary picture in pixels."""
+TILE_PX = 30
+"""Side of one neuron tile in pixels."""
+TILE_GAP = 3
 TILE_COLUMNS = 8
-"""Neuron tiles per row of the montage; a layer with more neurons wraps onto more rows."""
+"""Neuron tiles per row of a layer's montage; a layer with more neurons wraps onto more rows."""
+GAP_RGB = (215, 215, 215)
+TINT = 0.6
+"""How saturated the most confident background gets (0 = white, 1 = the class colour)."""
 
 
-def _tint(hex_colour: str, amount: float) -> str:
-    """Mix a colour with white: amount 0 -> white, 1 -> the colour itself."""
-    r, g, b = (int(hex_colour[i : i + 2], 16) for i in (1, 3, 5))
-    mix = [round(255 - (255 - c) * amount) for c in (r, g, b)]
-    return f"rgb({mix[0]},{mix[1]},{mix[2]})"
+def _rgb(hex_colour: str) -> np.ndarray:
+    return np.array([int(hex_colour[i : i + 2], 16) for i in (1, 3, 5)], dtype=np.float32)
 
 
 def class_colour(k: int) -> str:
     return PALETTE[k % len(PALETTE)]
 
 
-def boundary_colorscale(n_classes: int) -> list:
-    """Band k of [k/K, (k+1)/K] runs from white (a toss-up) to a tint of class k's colour."""
-    scale = []
-    for k in range(n_classes):
-        lo, hi = k / n_classes, (k + 1) / n_classes
-        scale.append([lo, _tint(class_colour(k), 0.0)])
-        scale.append([hi, _tint(class_colour(k), 0.55)])
-    return scale
+def png_bytes(rgb: np.ndarray) -> bytes:
+    """Encode an (H, W, 3|4) uint8 array as PNG (fast setting: the image lives a second)."""
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
+    return buf.getvalue()
 
 
+# ----------------------------------------------------------------------------------------
+# Decision boundary
+# ----------------------------------------------------------------------------------------
 def boundary_z(probs: np.ndarray) -> np.ndarray:
     """Encode the predicted class and its confidence in one number per grid cell.
 
-    probs : (R, R, K) -> z : (R, R) float32 in [0, K]: ``z = class + confidence``, with
-    confidence rescaled from [1/K, 1] to [0, 1). With `boundary_colorscale`, the colour says
-    which class wins and how clearly; the boundary between two classes is where it fades to
-    white.
+    probs : (R, R, K) -> z : (R, R) float32 in [0, K): ``z = class + confidence``, with
+    confidence rescaled from [1/K, 1] to [0, 1). ``floor(z)`` is the predicted class.
     """
     k = probs.shape[-1]
     winner = np.argmax(probs, axis=-1)
@@ -72,207 +63,135 @@ def boundary_z(probs: np.ndarray) -> np.ndarray:
     return (winner + confidence).astype(np.float32)
 
 
-def boundary_figure(
-    grid: np.ndarray,
-    probs: np.ndarray,
-    points: dict[str, tuple[np.ndarray, np.ndarray]],
-    *,
-    height: int = 520,
-    plane: float = 6.0,
-) -> go.Figure:
-    """The plane coloured by the network's prediction, with the data points on top.
+def boundary_rgb(probs: np.ndarray, size: int = BOUNDARY_PX) -> np.ndarray:
+    """The plane coloured by the prediction: the winning class's colour, stronger where the
+    network is surer, white where two classes tie (the decision boundary).
 
-    Parameters
-    ----------
-    grid : (R,) coordinates of the grid's columns and rows
-    probs : (R, R, K) class probabilities, row = y, column = x
-    points : ``{"train": (xy (N, 2), labels (N,)), "test": (...)}``; test points get a black
-        ring so the two sets are told apart.
+    probs : (R, R, K), row = y going UP (row 0 is the bottom of the plane)
+    Returns (size, size, 3) uint8 with row 0 at the TOP (+y), as images are stored.
     """
-    n_classes = probs.shape[-1]
-    data = [
-        {
-            "type": "heatmap",
-            "x": grid,
-            "y": grid,
-            "z": boundary_z(probs),
-            "zmin": 0,
-            "zmax": n_classes,
-            "colorscale": boundary_colorscale(n_classes),
-            "showscale": False,
-            "hoverinfo": "skip",
-            "name": "prediction",
-        }
-    ]
+    z = boundary_z(probs)
+    winner = np.floor(z).astype(np.int64)
+    amount = (z - winner) * TINT
+    colours = np.stack([_rgb(class_colour(k)) for k in range(probs.shape[-1])])
+    rgb = 255.0 - (255.0 - colours[winner]) * amount[..., None]
+    small = Image.fromarray(np.ascontiguousarray(rgb[::-1]).astype(np.uint8))
+    # Bilinear upscaling of the colours: the field is smooth, and so is the picture.
+    return np.asarray(small.resize((size, size), Image.BILINEAR))
+
+
+def points_layer(
+    points: dict[str, tuple[np.ndarray, np.ndarray]],
+    plane: float,
+    size: int = BOUNDARY_PX,
+    radius: float = 4.5,
+) -> np.ndarray:
+    """The data points as an (size, size, 4) RGBA layer; drawn once per data set.
+
+    Training points have a white ring, test points a black one (as in TensorFlow
+    Playground). Drawn at twice the size and reduced, for smooth edges.
+    """
+    big = 2 * size
+    layer = Image.new("RGBA", (big, big), (0, 0, 0, 0))
+    draw = ImageDraw.Draw(layer)
+    r = 2 * radius
     for split, (xy, labels) in points.items():
-        test = split == "test"
-        for k in range(n_classes):
-            sel = labels == k
-            if not np.any(sel):
-                continue
-            data.append(
-                {
-                    "type": "scatter",
-                    "x": xy[sel, 0],
-                    "y": xy[sel, 1],
-                    "mode": "markers",
-                    "name": f"class {k} ({split})",
-                    "legendgroup": split,
-                    "marker": {
-                        "color": class_colour(k),
-                        "size": 6,
-                        "line": {
-                            "color": "black" if test else "white",
-                            "width": 1.0,
-                        },
-                    },
-                    "hovertemplate": f"{split}, class {k}<br>x=%{{x:.2f}}, y=%{{y:.2f}}"
-                    "<extra></extra>",
-                }
-            )
-    axis = {"range": [-plane, plane], "showgrid": False, "zeroline": False}
-    return fast_figure(
-        data,
-        height=height,
-        hovermode="closest",
-        margin={"l": 40, "r": 10, "t": 10, "b": 35},
-        legend={"orientation": "h", "y": -0.08, "yanchor": "top", "x": 0, "xanchor": "left"},
-        xaxis={**axis, "constrain": "domain"},
-        yaxis={**axis, "scaleanchor": "x", "scaleratio": 1},
-        uirevision="boundary",
-    )
+        ring = (0, 0, 0, 255) if split == "test" else (255, 255, 255, 255)
+        px = (np.asarray(xy[:, 0]) + plane) / (2 * plane) * big
+        py = (plane - np.asarray(xy[:, 1])) / (2 * plane) * big
+        for x, y, k in zip(px, py, labels, strict=True):
+            fill = tuple(int(c) for c in _rgb(class_colour(int(k)))) + (255,)
+            draw.ellipse([x - r, y - r, x + r, y + r], fill=fill, outline=ring, width=3)
+    return np.asarray(layer.resize((size, size), Image.LANCZOS))
 
 
-TILE_LEVELS = 252
-"""Neuron values are sent as bytes: -1..1 -> 0..252 (zero is 126); 255 marks the gaps."""
-GAP = 255
+def boundary_png(probs: np.ndarray, points: np.ndarray | None, size: int = BOUNDARY_PX) -> bytes:
+    """The background of `boundary_rgb`, faint axes through 0, and the `points_layer` on top."""
+    rgb = boundary_rgb(probs, size).copy()
+    mid = size // 2  # the axes x = 0 and y = 0, slightly darker
+    rgb[mid, :] = (rgb[mid, :] * 0.8).astype(np.uint8)
+    rgb[:, mid] = (rgb[:, mid] * 0.8).astype(np.uint8)
+    img = Image.fromarray(rgb).convert("RGBA")
+    if points is not None:
+        img = Image.alpha_composite(img, Image.fromarray(points))
+    return png_bytes(np.asarray(img.convert("RGB")))
 
 
-def tiles_colorscale() -> list:
-    """`DIVERGING` over the byte values 0..252, then grey for the gaps (255)."""
-    top = TILE_LEVELS / 255
-    scale = [[pos * top, colour] for pos, colour in DIVERGING]
-    return [*scale, [(TILE_LEVELS + 1) / 255, "#d0d0d0"], [1.0, "#d0d0d0"]]
+# ----------------------------------------------------------------------------------------
+# Neuron tiles
+# ----------------------------------------------------------------------------------------
+def _diverging_lut(n: int = 256) -> np.ndarray:
+    """(n, 3) uint8 colours of `DIVERGING` from -1 (index 0) to +1 (index n-1)."""
+    pos = np.array([p for p, _ in DIVERGING])
+    cols = np.stack([_rgb(c) for _, c in DIVERGING])
+    t = np.linspace(0, 1, n)
+    return np.stack([np.interp(t, pos, cols[:, ch]) for ch in range(3)], axis=1).astype(np.uint8)
 
 
-def neuron_tiles(
-    tiles: list[np.ndarray], ranges: list[tuple[float, float] | None], columns: int = TILE_COLUMNS
-) -> tuple[np.ndarray, list[tuple[int, int, int]]]:
-    """Lay every hidden neuron's map out in one byte array, one block of rows per layer.
+_LUT = _diverging_lut()
+
+
+def scale_tiles(tiles: np.ndarray, value_range: tuple[float, float] | None) -> np.ndarray:
+    """Map neuron outputs to [-1, 1]: by the activation's fixed range (Tanh, Sigmoid), or
+    each tile by its own largest |value| when the activation is unbounded (ReLU, linear)."""
+    if value_range is None:
+        peak = np.abs(tiles).reshape(len(tiles), -1).max(axis=1)
+        return tiles / np.where(peak > 0, peak, 1.0)[:, None, None]
+    return tiles / max(abs(value_range[0]), abs(value_range[1]))
+
+
+def tiles_rgb(
+    tiles: np.ndarray, value_range: tuple[float, float] | None, columns: int = TILE_COLUMNS
+) -> np.ndarray:
+    """One layer's neurons as one montage image (one picture, not one chart per neuron).
 
     Parameters
     ----------
-    tiles : per hidden layer, (n_neurons, r, r) outputs on a grid (row = y, going up)
-    ranges : per layer, the activation's fixed range (lo, hi), or None: then each tile is
-        divided by its own largest |value| (ReLU outputs have no fixed scale).
-    columns : tiles per row
+    tiles : (n_neurons, r, r) outputs on a grid, row = y going UP
+    value_range : the activation's fixed range, or None (see `scale_tiles`)
 
     Returns
     -------
-    z : (rows_px, cols_px) uint8; value ``v`` in [-1, 1] is stored as
-        ``round((v + 1) / 2 * TILE_LEVELS)``, gaps are `GAP`; row 0 is the TOP row
-    blocks : per layer, (first pixel row, number of tile rows, n_neurons)
+    (rows * (TILE_PX + gap) - gap, cols * (TILE_PX + gap) - gap, 3) uint8; zero-centred
+    colours (blue negative, white zero, red positive), grey between tiles.
     """
-    if not tiles:
-        return np.full((1, 1), GAP, dtype=np.uint8), []
-    r = tiles[0].shape[-1]
-    cols = min(columns, max(t.shape[0] for t in tiles))
-    gap, layer_gap = 1, 4
-    heights = [int(np.ceil(t.shape[0] / cols)) for t in tiles]
-    total_h = sum(h * (r + gap) for h in heights) + layer_gap * (len(tiles) - 1)
-    z = np.full((total_h, cols * (r + gap) - gap), GAP, dtype=np.uint8)
-    blocks, top = [], 0
-    for t, rows, rng in zip(tiles, heights, ranges, strict=True):
-        if rng is None:
-            peak = np.abs(t).reshape(len(t), -1).max(axis=1)
-            scaled = t / np.where(peak > 0, peak, 1.0)[:, None, None]
-        else:
-            scaled = t / max(abs(rng[0]), abs(rng[1]))
-        q = np.rint((np.clip(scaled, -1, 1) + 1) * (TILE_LEVELS / 2)).astype(np.uint8)
-        for n, tile in enumerate(q):
-            rr, cc = top + (n // cols) * (r + gap), (n % cols) * (r + gap)
-            z[rr : rr + r, cc : cc + r] = tile[::-1]  # flip: the top of a tile is +y
-        blocks.append((top, rows, len(t)))
-        top += rows * (r + gap) + layer_gap
-    return z, blocks
+    n = len(tiles)
+    cols = max(1, min(columns, n))
+    rows = int(np.ceil(n / cols))
+    step = TILE_PX + TILE_GAP
+    out = np.empty((rows * step - TILE_GAP, cols * step - TILE_GAP, 3), dtype=np.uint8)
+    out[...] = GAP_RGB
+    scaled = np.clip(scale_tiles(np.asarray(tiles, np.float32), value_range), -1, 1)
+    index = np.rint((scaled + 1) * 0.5 * (len(_LUT) - 1)).astype(np.int64)
+    for k in range(n):
+        small = Image.fromarray(_LUT[index[k][::-1]])  # flip: +y at the top
+        tile = np.asarray(small.resize((TILE_PX, TILE_PX), Image.BILINEAR))
+        r, c = divmod(k, cols)
+        out[r * step : r * step + TILE_PX, c * step : c * step + TILE_PX] = tile
+    return out
 
 
-def tiles_figure(
-    tiles: list[np.ndarray],
-    ranges: list[tuple[float, float] | None],
-    activations: list[str],
-    *,
-    columns: int = TILE_COLUMNS,
-    tile_px: int = 30,
-) -> go.Figure:
-    """One heatmap montage: what each hidden neuron outputs over the whole plane.
-
-    Colours are zero-centred (blue negative, white zero, red positive); a Tanh or Sigmoid
-    layer uses its fixed range, ReLU-like layers scale each tile by its own maximum.
-    """
-    z, blocks = neuron_tiles(tiles, ranges, columns)
-    r = tiles[0].shape[-1] if tiles else 1
-    tickvals = [top + r / 2 for top, _rows, _n in blocks]
-    ticktext = [
-        f"layer {i + 1}<br>{n} {act}"
-        for i, ((_top, _rows, n), act) in enumerate(zip(blocks, activations, strict=True))
-    ]
-    cols = (z.shape[1] + 1) // (r + 1)
-    height = max(120, int(z.shape[0] / max(r, 1) * tile_px) + 40)
-    heatmap = {
-        "type": "heatmap",
-        "z": z,
-        "zmin": 0,
-        "zmax": 255,
-        "colorscale": tiles_colorscale(),
-        "showscale": False,
-        "hoverinfo": "skip",
-    }
-    axis = {"showgrid": False, "zeroline": False}
-    return fast_figure(
-        [heatmap],
-        height=height,
-        hovermode=False,
-        margin={"l": 62, "r": 5, "t": 25, "b": 5},
-        xaxis={
-            **axis,
-            "side": "top",
-            "tickvals": [c * (r + 1) + r / 2 for c in range(cols)],
-            "ticktext": [str(c + 1) for c in range(cols)],
-            "constrain": "domain",
-        },
-        yaxis={
-            **axis,
-            "autorange": "reversed",
-            "tickvals": tickvals,
-            "ticktext": ticktext,
-            "scaleanchor": "x",
-            "scaleratio": 1,
-        },
-    )
-
-
-def loss_figure(history: dict[str, np.ndarray], *, height: int = 220) -> go.Figure:
+# ----------------------------------------------------------------------------------------
+# Loss curves
+# ----------------------------------------------------------------------------------------
+def loss_figure(history: dict[str, np.ndarray], *, height: int = 230) -> go.Figure:
     """Train and test loss against epochs (long runs are decimated to ~2,000 points)."""
-    data = []
+    fig = go.Figure()
     for key, name, colour in (("train_loss", "train", TRAIN), ("test_loss", "test", VAL)):
         x, y = decimate(history["epoch"], history[key])
-        data.append(
-            {
-                "type": "scatter",
-                "x": x,
-                "y": y,
-                "mode": "lines",
-                "name": f"{name} loss",
-                "line": {"color": colour, "width": 2},
-            }
+        fig.add_trace(
+            go.Scatter(
+                x=x, y=y, mode="lines", name=f"{name} loss", line={"color": colour, "width": 2}
+            )
         )
-    return fast_figure(
-        data,
+    fig.update_layout(
+        template="plotly_white",
         height=height,
-        margin={"l": 55, "r": 10, "t": 30, "b": 40},
+        margin={"l": 50, "r": 10, "t": 30, "b": 40},
         hovermode="x unified",
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1.0},
-        xaxis={"title": {"text": "epoch"}},
-        yaxis={"title": {"text": "loss"}, "rangemode": "tozero"},
+        font={"size": 13},
     )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text="loss", rangemode="tozero")
+    return fig
