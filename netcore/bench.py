@@ -25,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import sys
 import time
 
 import numpy as np
@@ -223,9 +224,23 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m netcore.bench", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--quick", action="store_true", help="few repeats, no accuracy run")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="BLAS threads (default 1: stable, comparable timings on a shared machine, where "
+        "busy cores make multi-threaded BLAS stall; 0 keeps the library's default)",
+    )
     args = parser.parse_args(argv)
+    if args.threads > 0 and os.environ.get("OPENBLAS_NUM_THREADS") != str(args.threads):
+        # BLAS reads its thread count when NumPy is first imported: start again with it set.
+        n = str(args.threads)
+        env = dict(os.environ, OPENBLAS_NUM_THREADS=n, OMP_NUM_THREADS=n, MKL_NUM_THREADS=n)
+        argv = sys.argv[1:] if argv is None else argv
+        os.execve(sys.executable, [sys.executable, "-m", "netcore.bench", *argv], env)
 
-    print(f"machine: {_machine()}")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS", "library default")
+    print(f"machine: {_machine()}; BLAS threads: {threads}")
     print(f"batch {BATCH}, float32; one step = forward + loss + backward + SGD update")
     print()
     header = (

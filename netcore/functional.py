@@ -24,7 +24,8 @@ matrix ``cols``, the whole convolution becomes one matrix product::
 We build ``cols`` without a Python loop over positions: for each of the ``kH*kW`` kernel
 offsets ``(i, j)``, the pixels that offset sees at every output position form a strided
 slice of the image, ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]``.
-So ``kH*kW`` slice copies fill the whole matrix. ``col2im`` is the reverse (adjoint)
+`patch_view` stacks those ``kH*kW`` slices into one strided view of the image (no copy),
+and a single copy of that view fills the whole matrix. ``col2im`` is the reverse (adjoint)
 operation used by the backward pass: it adds each column back onto the pixels it came
 from, with ``kH*kW`` strided additions (pixels covered by several patches receive several
 contributions, which is exactly what the chain rule asks for).
@@ -105,6 +106,37 @@ def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndar
     return out
 
 
+def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> np.ndarray:
+    """Every patch of `x` as a read-only 6-D view, without copying anything.
+
+    ``view[n, c, i, j, oh, ow] = x[n, c, oh*stride + i, ow*stride + j]``: moving one step
+    along ``i`` (``j``) moves one row (column) in `x`, and one step along ``oh`` (``ow``)
+    moves ``stride`` rows (columns). So the view just reuses the strides of `x`, the last
+    two multiplied by `stride`: NumPy then reads the overlapping patches straight from
+    the image. (For each kernel offset ``(i, j)``, ``view[:, :, i, j]`` is the strided
+    slice ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]``.)
+
+    Parameters
+    ----------
+    x : (N, C, H, W) array
+    kernel_h, kernel_w, stride : int
+
+    Returns
+    -------
+    (N, C, kH, kW, Ho, Wo) read-only view
+    """
+    n, c, h, w = x.shape
+    ho = conv_output_size(h, kernel_h, stride)
+    wo = conv_output_size(w, kernel_w, stride)
+    sn, sc, sh, sw = x.strides
+    return np.lib.stride_tricks.as_strided(
+        x,
+        shape=(n, c, kernel_h, kernel_w, ho, wo),
+        strides=(sn, sc, sh, sw, sh * stride, sw * stride),
+        writeable=False,
+    )
+
+
 def im2col(
     x: np.ndarray,
     kernel_h: int,
@@ -136,12 +168,7 @@ def im2col(
     wo = conv_output_size(w, kernel_w, stride)
     if out is None:
         out = np.empty((n, c, kernel_h, kernel_w, ho, wo), dtype=x.dtype)
-    # One strided slice copy per kernel offset (i, j): the pixels that offset of the
-    # kernel sees, at every output position at once.
-    h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
-    for i in range(kernel_h):
-        for j in range(kernel_w):
-            out[:, :, i, j] = x[:, :, i : i + h_end : stride, j : j + w_end : stride]
+    out[...] = patch_view(x, kernel_h, kernel_w, stride)  # one copy does it all
     return out.reshape(n, c * kernel_h * kernel_w, ho * wo)
 
 

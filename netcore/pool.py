@@ -96,10 +96,19 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, ho, wo = self._check_input(x)
-        views = _window_views(x, self.kernel_size, self.stride, ho, wo)
-        y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-        for view in views[2:]:
-            np.maximum(y, view, out=y)
+        n, c, h, w = x.shape
+        if self.kernel_size == self.stride == 2 and h == 2 * ho and w == 2 * wo:
+            # The common 2x2 case, faster: first the max of each pair of rows (two
+            # contiguous rows at a time, which NumPy vectorises well), then of each pair
+            # of columns of that.
+            rows = x.reshape(n * c * ho, 2, w)
+            pair_max = np.maximum(rows[:, 0], rows[:, 1])
+            y = np.maximum(pair_max[:, 0::2], pair_max[:, 1::2]).reshape(n, c, ho, wo)
+        else:
+            views = _window_views(x, self.kernel_size, self.stride, ho, wo)
+            y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
+            for view in views[2:]:
+                np.maximum(y, view, out=y)
         self._x = x  # backward finds the winners by comparing x with y
         self._y = y
         return y
