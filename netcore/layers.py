@@ -12,6 +12,14 @@ Every layer follows the same recipe (see `netcore.base.Layer`):
 
 Arrays are float32. A layer with weights computes in the dtype of its weights (an input of
 another dtype is converted), so a float64 gradient check only needs float64 weights.
+
+Reading order for backprop: `Dense` below first (``dW = dy.T @ x``, ``db = dy.sum(0)``,
+``dx = dy @ W``), then `netcore.conv`, whose Conv2D is the same three lines applied to
+image patches: ``dW = sum_n dy[n] @ patches[n].T``, ``db = dy`` summed over batch and
+positions, ``dx = col2im(W.T @ dy)`` (col2im adds each patch's gradient back onto the
+pixels it was cut from, because a pixel shared by several patches influenced the loss
+through each of them). The top of ``netcore/conv.py`` explains it step by step, and
+``netcore.functional.conv2d_backward_naive`` does the same with plain loops.
 """
 
 from __future__ import annotations
