@@ -506,7 +506,7 @@ with load_col:
             st.session_state["train.upload_parsed"] = parsed
         if parsed[2] is not None:
             st.error(
-                f"**{upload.name}** could not be opened: {parsed[2]} "
+                f"**{upload.name}** could not be opened: {parsed[2].rstrip('.')}. "
                 "Your current run is untouched.",
                 icon=":material/error:",
             )

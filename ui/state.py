@@ -346,6 +346,10 @@ def current_run() -> RunHandle | None:
         and handle.run_id == run_id
         and (handle.job is not None or registry().get(run_id) is None)
     ):
+        if handle.job is not None and handle.job.active:
+            # Cheap, and keeps this session counted as watching (a websocket reconnect
+            # releases the session's token; the next run re-attaches it).
+            registry().attach(run_id, session_id())
         return handle
     handle = _handle_for(run_id)
     if handle is None:

@@ -169,3 +169,14 @@ def test_a_reload_finds_the_run_again(app):
     assert _chart_traces(other, "Loss")
     metrics = {m.label: m.value for m in other.metric}
     assert metrics["Validation accuracy"].endswith("%")
+
+
+def test_one_active_run_per_session(app):
+    app.button(key="home.quick_cnn").click().run()
+    assert run_status(app) in ("queued", "running", "paused")
+    goto(app, "home")
+    app.button(key="home.quick_cnn").click().run()
+    assert "already" in " ".join(w.value for w in app.warning)
+    app.switch_page(PAGES["train"])
+    app.run()
+    app.button(key="train.stop").click().run()

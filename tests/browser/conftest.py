@@ -86,6 +86,8 @@ def app_server(tmp_path_factory):
     env["NETCORE_RUNS_DIR"] = str(tmp / "runs")
     env.setdefault("NETCORE_DATA_DIR", str(tmp / "data"))
     env["PYTHONUNBUFFERED"] = "1"
+    # A closed tab's run stops after this many seconds (a reload re-attaches well before).
+    env.setdefault("NETCORE_ORPHAN_GRACE_S", "8")
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115  (closed at teardown)
     proc = subprocess.Popen(
         [
@@ -101,6 +103,7 @@ def app_server(tmp_path_factory):
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_healthy(url, proc)
+        app_server_runs_dir.path = tmp / "runs"
         yield url
     finally:
         proc.terminate()
@@ -111,6 +114,19 @@ def app_server(tmp_path_factory):
             proc.wait(5)
         log.close()
         print(f"\nstreamlit log: {tmp / 'streamlit.log'}")
+
+
+class _RunsDir:
+    path: Path | None = None
+
+
+app_server_runs_dir = _RunsDir()
+
+
+@pytest.fixture(scope="session")
+def runs_dir(app_server) -> Path:
+    """The run store folder of the test server (to check what it saved)."""
+    return app_server_runs_dir.path
 
 
 @pytest.fixture(scope="session")

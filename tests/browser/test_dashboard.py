@@ -47,7 +47,7 @@ def test_core_pages_in_the_browser(page, helpers, shot):
 
     # One click: training starts and we land on the Train page with a run id in the URL.
     t0 = time.monotonic()
-    helpers.key(page, "home.quick_cnn").locator("button").click()
+    helpers.key(page, "home.quick_cnn").locator("button").first.click()
     page.wait_for_url(re.compile(r".*/train\?run=\d{8}-\d{6}-[0-9a-f]{6}"), timeout=30_000)
     page.wait_for_function(
         f"() => [...document.querySelectorAll('{PLOT_LINE}')]"
@@ -111,7 +111,7 @@ def test_core_pages_in_the_browser(page, helpers, shot):
     assert run_id in page.url
     shot(page, "train-bad-upload")
 
-    helpers.key(page, "train.stop").locator("button").click()
+    helpers.key(page, "train.stop").locator("button").first.click()
     page.get_by_text("Stopped by you.").first.wait_for()
     helpers.wait_idle(page)
     shot(page, "train-stopped")
@@ -135,3 +135,31 @@ def test_build_page_shows_errors_in_place(page, helpers, shot):
     helpers.wait_idle(page)
     shot(page, "build-error")
     assert page.get_by_text("last network that worked").count()
+
+
+def test_closing_the_tab_stops_its_run_after_a_grace_period(browser, helpers, runs_dir):
+    import json
+
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    page = context.new_page()
+    helpers.open(page, "train")
+    epochs = helpers.key(page, "train.epochs").locator("input").first
+    epochs.fill("50")
+    epochs.press("Enter")
+    helpers.wait_idle(page)
+    helpers.key(page, "train.start").locator("button").first.click()
+    page.wait_for_url(re.compile(r".*run=.*"), timeout=30_000)
+    run_id = page.url.split("run=")[1]
+    page.locator(PLOT_LINE).first.wait_for(timeout=60_000)
+    context.close()  # the student closes the tab: the session ends
+    meta = runs_dir / run_id / "meta.json"
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        if meta.exists():
+            status = json.loads(meta.read_text()).get("status")
+            if status == "stopped":
+                break
+        time.sleep(0.5)
+    assert status == "stopped"
+    assert "no browser tab" in json.loads(meta.read_text())["stop_reason"]
