@@ -183,9 +183,13 @@ st.caption(
 x_title = "input x (zero-padded)" if fwd.padding else "input x"
 
 
-def grid(values, **kw):
-    """Draw a number grid at its natural size."""
-    st.plotly_chart(ch.number_grid(values, **kw), width="content", config={"displayModeBar": False})
+def grid(values, title: str = "", **kw):
+    """Draw a number grid at its natural size, its title above it."""
+    if title:
+        st.markdown(f"**{title}**")
+    fig = ch.number_grid(values, **kw)
+    fig.update_layout(meta={"title": title})  # names the grid for tests and exports
+    st.plotly_chart(fig, width="content", config={"displayModeBar": False})
 
 
 def show_conv(k: int) -> None:

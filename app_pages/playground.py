@@ -247,8 +247,11 @@ def live_view() -> None:
     t1 = time.perf_counter()
     snap = pg.snapshot(resolution=int(st.session_state["pg.resolution"]), tile_resolution=24)
     st.session_state["pg.snapshot"] = snap
-    boundary = charts.boundary_png(snap.probs, points_layer(pg))
-    tiles = [charts.tiles_rgb(t, r) for t, r in zip(snap.tiles, snap.tile_ranges, strict=True)]
+    boundary = charts.data_uri(charts.boundary_png(snap.probs, points_layer(pg)))
+    tiles = [
+        charts.data_uri(charts.png_bytes(charts.tiles_rgb(t, r)))
+        for t, r in zip(snap.tiles, snap.tile_ranges, strict=True)
+    ]
     t2 = time.perf_counter()
 
     m = st.columns(5)

@@ -121,11 +121,11 @@ def _grid_text(spec: dict) -> list[list[str]]:
 
 def _by_title(at: AppTest, start: str) -> dict:
     for s in all_specs(at):
-        title = s["layout"].get("title", {}).get("text", "")
+        title = s["layout"].get("meta", {}).get("title", "")
         if title.startswith(start):
             return s
     raise AssertionError(
-        f"no grid titled {start!r}: {[s['layout'].get('title') for s in all_specs(at)]}"
+        f"no grid titled {start!r}: {[s['layout'].get('meta') for s in all_specs(at)]}"
     )
 
 

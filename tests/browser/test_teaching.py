@@ -19,7 +19,7 @@ def _metric(page, label: str) -> str:
 
 def test_playground_trains_live_and_reports_its_frame_rate(page, helpers):
     helpers.open(page, "playground")
-    page.wait_for_selector(".st-key-pg-boundary .js-plotly-plot")
+    page.wait_for_selector('[data-testid="stImage"] img')
     assert _metric(page, "Epoch") == "0.0"
     helpers.shot(page, "teaching-playground-start")
 

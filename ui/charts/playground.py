@@ -12,6 +12,7 @@ new background. The loss curve stays a Plotly chart (hover, zoom) and updates le
 
 from __future__ import annotations
 
+import base64
 import io
 
 import numpy as np
@@ -45,6 +46,13 @@ def png_bytes(rgb: np.ndarray) -> bytes:
     buf = io.BytesIO()
     Image.fromarray(rgb).save(buf, format="PNG", compress_level=1)
     return buf.getvalue()
+
+
+def data_uri(png: bytes) -> str:
+    """A ``data:`` URL: ``st.image`` shows it as is. Raw bytes would be re-encoded (as JPEG)
+    and stored as a media file that the next frame deletes, sometimes before the browser has
+    fetched it (a broken image for a moment)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
 # ----------------------------------------------------------------------------------------
