@@ -8,6 +8,7 @@ from ui.charts.feature_maps import (
     activation_figure,
     channel_figure,
     input_figure,
+    picture_figure,
     probabilities_figure,
 )
 from ui.charts.filters import filters_figure
@@ -196,6 +197,11 @@ def maps_view():
             key="fm.input",
             filename="input",
         )
+        if x.shape[1] == 3 and dataset is not None:
+            # Colour channels side by side lose the picture: show it too, normalisation undone.
+            rgb = dataset.normalization.to_unit(x)[0].transpose(1, 2, 0) * 255
+            fig = picture_figure(rgb, title="The same input as a picture", height=220)
+            show_chart(fig, key="fm.picture", filename="input-picture")
     with b:
         names = class_names or [str(i) for i in range(len(probs))]
         show_chart(

@@ -127,13 +127,13 @@ def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") 
     )
 
 
-def picture_figure(image: np.ndarray, *, title: str) -> go.Figure:
+def picture_figure(image: np.ndarray, *, title: str, height: int = 300) -> go.Figure:
     """An image for display only. image: (H, W) grey or (H, W, 3) in 0..255."""
     image = np.asarray(image, dtype=np.float32)
     if image.ndim == 2:
         image = np.repeat(image[..., None], 3, axis=-1)
     m = montage(image[None], ncols=1)
-    return rgb_montage_figure(m, title=title, height=300)
+    return rgb_montage_figure(m, title=title, height=height)
 
 
 def probabilities_figure(
