@@ -32,11 +32,18 @@ import numpy as np
 from netcore.base import DTYPE, Layer, Parameter, register
 
 
-class _BatchNorm(Layer):
-    """Shared code; subclasses set the axes to average over and the expected input rank."""
+def _channel_sum(a: np.ndarray) -> np.ndarray:
+    """Sum of ``a : (N, C, P)`` over axes 0 and 2 -> ``(C,)`` (last axis first: fast)."""
+    return a.sum(axis=2).sum(axis=0)
 
-    _axes: tuple[int, ...] = (0,)
-    _feature_name = "features"
+
+def _channel_dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``sum(a * b)`` per channel for ``(N, C, P)`` arrays, without the product array."""
+    return np.einsum("ncp,ncp->c", a, b)
+
+
+class _BatchNorm(Layer):
+    """Shared code; subclasses say which input shapes they accept."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1):
         name = type(self).__name__
@@ -57,28 +64,24 @@ class _BatchNorm(Layer):
         self.running_var = np.ones(self.num_features, dtype=DTYPE)
         self._cache: tuple | None = None
 
-    def _stat_shape(self, ndim: int) -> tuple[int, ...]:
-        """Shape that broadcasts a per-feature vector against the input: (1, C, 1, 1)."""
-        shape = [1] * ndim
-        shape[1] = self.num_features
-        return tuple(shape)
-
     def forward(self, x: np.ndarray) -> np.ndarray:
         self.output_shape(x.shape[1:])
-        w = self.weight.data
+        w, b = self.weight.data, self.bias.data
         if x.dtype != w.dtype:
             x = x.astype(w.dtype)
-        axes = self._axes
-        shape = self._stat_shape(x.ndim)
-        m = x.size // self.num_features  # values per feature
+        # (N, C, P) view: P = H*W positions per channel for images, 1 for flat features.
+        # Statistics are per channel, over the batch and the positions (axes 0 and 2).
+        x3 = x.reshape(x.shape[0], self.num_features, -1)
+        m = x3.shape[0] * x3.shape[2]  # values per channel
         if self.training:
             if m < 2:
                 raise ValueError(
                     f"{type(self).__name__} needs more than one value per feature to train "
                     "(the batch holds a single sample); use a larger batch or eval mode"
                 )
-            mean = x.mean(axis=axes)
-            var = x.var(axis=axes)  # biased: what normalises this batch
+            mean = _channel_sum(x3) / m
+            centred = x3 - mean[:, None]
+            var = _channel_dot(centred, centred) / m  # biased: what normalises this batch
             mom = self.momentum
             self.running_mean *= 1 - mom
             self.running_mean += mom * mean.astype(self.running_mean.dtype)
@@ -87,29 +90,38 @@ class _BatchNorm(Layer):
         else:
             mean = self.running_mean.astype(w.dtype, copy=False)
             var = self.running_var.astype(w.dtype, copy=False)
+            centred = x3 - mean[:, None]
         inv_std = 1.0 / np.sqrt(var + self.eps)
-        x_hat = (x - mean.reshape(shape)) * inv_std.reshape(shape)
+        x_hat = centred
+        x_hat *= inv_std[:, None]  # in place: the centred values are not needed any more
         self._cache = (x_hat, inv_std, self.training)
-        return x_hat * w.reshape(shape) + self.bias.data.reshape(shape)
+        y = x_hat * w[:, None]
+        y += b[:, None]
+        return y.reshape(x.shape)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         w = self.weight.data
         if dy.dtype != w.dtype:
             dy = dy.astype(w.dtype)
         x_hat, inv_std, used_batch_stats = self._cache
-        axes = self._axes
-        shape = self._stat_shape(dy.ndim)
-        self.bias.grad = dy.sum(axis=axes)
-        self.weight.grad = (dy * x_hat).sum(axis=axes)
+        dy3 = dy.reshape(x_hat.shape)
+        db = _channel_sum(dy3)
+        dw = _channel_dot(dy3, x_hat)
+        self.bias.grad = db
+        self.weight.grad = dw
         if not self.needs_input_grad:
             return None
-        g = dy * w.reshape(shape)  # gradient reaching x_hat
         if not used_batch_stats:
-            return g * inv_std.reshape(shape)
-        m = dy.size // self.num_features
-        g_sum = g.sum(axis=axes).reshape(shape)
-        gx_sum = (g * x_hat).sum(axis=axes).reshape(shape)
-        return (inv_std.reshape(shape) / m) * (m * g - g_sum - x_hat * gx_sum)
+            return (dy3 * (w * inv_std)[:, None]).reshape(dy.shape)
+        # The formula of the module docstring with g = dy * weight, whose sums are
+        # sum(g) = weight * db and sum(g * x_hat) = weight * dw (no new passes needed):
+        # dx = weight / (m * std) * (m * dy - db - x_hat * dw)
+        m = x_hat.shape[0] * x_hat.shape[2]
+        dx = dy3 * m
+        dx -= x_hat * dw[:, None]
+        dx -= db[:, None]
+        dx *= (w * inv_std / m)[:, None]
+        return dx.reshape(dy.shape)
 
     def named_parameters(self):
         return [("weight", self.weight), ("bias", self.bias)]
@@ -136,8 +148,6 @@ class BatchNorm1D(_BatchNorm):
     momentum : float
         Weight of the current batch in the running statistics.
     """
-
-    _axes = (0,)
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -167,8 +177,6 @@ class BatchNorm2D(_BatchNorm):
     eps, momentum : float
         As in `BatchNorm1D`.
     """
-
-    _axes = (0, 2, 3)
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
