@@ -193,7 +193,7 @@ def maps_view():
     a, b = st.columns([1, 1])
     with a:
         show_chart(
-            input_figure(x[0], title=f"Input as the network sees it: {input_title}"),
+            input_figure(x[0], source=input_title),
             key="fm.input",
             filename="input",
         )

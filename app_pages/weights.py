@@ -218,7 +218,8 @@ def stats_view(stats: dict, live: bool):
             fig = curves_figure(
                 steps,
                 dead,
-                title="Dead ReLU units (0 for the whole batch)",
+                title="Dead ReLU units",
+                subtitle="units that output 0 for every image of the batch",
                 y_title="dead units",
                 log_y=False,
                 percent=True,

@@ -106,7 +106,8 @@ def test_filters_page_draws_zero_centred_kernels(trained_run, monkeypatch):
     # Per-filter range: every tile scaled to [-1, 1]; the title says so.
     at.radio(key="filters.range").set_value("each filter its own range").run()
     spec = plotly_specs(at)[0]
-    assert spec["data"][0]["zmax"] == 1.0 and "own largest" in spec["layout"]["title"]["text"]
+    assert spec["data"][0]["zmax"] == 1.0
+    assert "own largest" in spec["layout"]["title"]["subtitle"]["text"]
     # Replay: the first snapshot (step 0, the initial weights) differs from the final ones.
     now = arr(plotly_specs(at)[0]["data"][0]["customdata"])
     at.select_slider(key="filters.moment").set_value(0).run()

@@ -152,7 +152,9 @@ def test_filters_figure_shared_range_is_zero_centred():
     z = np.asarray(hm.z)
     np.testing.assert_allclose(z[0:5, 0:5], w[0, 0])  # first filter, real values
     np.testing.assert_allclose(z[0:5, 6:11], w[1, 0])  # second one after a 1-pixel gap
-    assert "shared range" in fig.layout.title.text and "white = 0" in fig.layout.title.text
+    sub = fig.layout.title.subtitle.text
+    assert "6 filters 5×5" in fig.layout.title.text
+    assert "shared range" in sub and "white = 0" in sub
     assert [t.text for t in fig.data[1:]][0][:3] == ("0", "1", "2")  # filter numbers
 
 
@@ -168,7 +170,7 @@ def test_filters_figure_per_filter_keeps_real_values_on_hover():
     cd = np.asarray(hm.customdata)
     assert cd[1, 1, -1] == pytest.approx(0.2) and cd[0, 4, -1] == pytest.approx(-4.0)
     assert cd[0, 4, 0] == 1  # hover names filter 1
-    assert "own largest |w|" in fig.layout.title.text
+    assert "own largest |w|" in fig.layout.title.subtitle.text
 
 
 def test_filters_figure_all_channels_and_rgb():
@@ -216,11 +218,11 @@ def test_probabilities_and_input_figures():
     assert fig.data[0].marker.color[1] != fig.data[0].marker.color[0]  # predicted highlighted
     assert "dog" in fig.layout.title.text and "✓" in fig.data[0].y[2]
     x = np.random.default_rng(4).normal(size=(3, 8, 8)).astype(np.float32)
-    fig = input_figure(x)
+    fig = input_figure(x, source="test image #3")
     assert fig.data[0].zmid == 0  # normalised inputs are signed
-    assert "3×8×8" in fig.layout.title.text
+    assert "test image #3, 3×8×8" in fig.layout.title.subtitle.text
     grey = input_figure(np.full((1, 4, 4), 0.5, dtype=np.float32))
-    assert grey.data[0].zmin == 0 and "4×4" in grey.layout.title.text
+    assert grey.data[0].zmin == 0 and "4×4" in grey.layout.title.subtitle.text
     ch = channel_figure(np.ones((5, 5)), title="channel 3")
     assert np.asarray(ch.data[0].z).shape == (5, 5)
 

@@ -53,9 +53,10 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], *, normalized: bool
     }
     if k <= 20:  # beyond that the numbers would not fit the cells
         heatmap["texttemplate"] = text
-    what = "% of each true class (rows sum to 100)" if normalized else "counts"
+    what = "% of each true class (rows sum to 100)" if normalized else "counts of test images"
     layout = layout_spec(
-        f"Confusion matrix · {what}",
+        "Confusion matrix",
+        subtitle=what,
         height=max(360, 34 * k + 140),
         x_title="predicted class",
         y_title="true class",
@@ -156,7 +157,8 @@ def gallery_figure(
         tile_fields={"rank": np.arange(1, m + 1), "true": true, "predicted": pred},
         labels=labels,
         labels_above=True,
-        title=f"{m} most confident mistakes · label: true → predicted, confidence",
+        title=f"The {m} most confident mistakes",
+        subtitle="above each image: true class → predicted class, confidence",
         height=figure_height(mont, lo=200, hi=1000),
     )
 

@@ -58,7 +58,7 @@ def activation_figure(
         if per_channel and kind == "channels"
         else f"shared range {'±' if signed else '0 to '}{zmax:.3g}"
     )
-    title = f"{layer_name}: {what} · {scaled_note}"
+    title = f"{layer_name}: {what}"
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_channel and kind == "channels" else None
     return montage_figure(
         m,
@@ -71,6 +71,7 @@ def activation_figure(
         raw=raw,
         labels=labels,
         title=title,
+        subtitle=scaled_note,
         height=height,
     )
 
@@ -86,7 +87,7 @@ def channel_figure(a: np.ndarray, *, title: str, signed: bool | None = None) -> 
     )
 
 
-def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") -> go.Figure:
+def input_figure(x: np.ndarray, *, source: str = "") -> go.Figure:
     """The network's input after resizing and normalisation.
 
     Parameters
@@ -95,6 +96,8 @@ def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") 
         One sample exactly as fed to the first layer. One channel: a grey image with its
         real values on the colour bar. Three channels: each channel side by side (after
         normalisation values can be negative, which an RGB picture cannot show).
+    source : str
+        Where the input came from, e.g. ``"test image #12"`` (subtitle).
     """
     x = np.asarray(x, dtype=np.float32)
     c, h, w = x.shape
@@ -108,7 +111,8 @@ def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") 
             zmax=zmax,
             colorscale=None if signed else GREYS,
             colorbar_title="input value",
-            title=f"{title} ({h}×{w})",
+            title="Input as the network sees it",
+            subtitle=", ".join(filter(None, [source, f"{h}×{w} after resizing and scaling"])),
             height=300,
         )
         return fig
@@ -122,7 +126,8 @@ def input_figure(x: np.ndarray, *, title: str = "Input as the network sees it") 
         colorbar_title="input value",
         tile_fields={"channel": np.arange(c)},
         labels=names,
-        title=f"{title} ({c}×{h}×{w})",
+        title="Input as the network sees it",
+        subtitle=", ".join(filter(None, [source, f"{c}×{h}×{w}, one tile per channel"])),
         height=240,
     )
 

@@ -12,7 +12,7 @@ GAP = 1
 
 
 def range_note(per_filter: bool, zmax: float) -> str:
-    """The sentence that says how colours map to weights (shown in the chart title)."""
+    """The sentence that says how colours map to weights (the chart's subtitle)."""
     if per_filter:
         return "each filter scaled to its own largest |w|"
     return f"one shared range ±{zmax:.3g} for all filters"
@@ -61,12 +61,14 @@ def filters_figure(
     if rgb:
         m = montage(filters_rgb(weight, per_filter), ncols=None, gap=GAP)
         peak = float(np.abs(weight).max(initial=0.0)) or 1.0
-        title = f"{layer_name}: {shape} in colour (grey = 0) · {range_note(per_filter, peak)}"
+        title = f"{layer_name}: {shape} in colour"
+        subtitle = f"mid grey = 0 · {range_note(per_filter, peak)}"
         return rgb_montage_figure(
             m,
             tile_fields={"filter": np.arange(out_c)},
             labels=[str(i) for i in range(out_c)],
             title=title_override or title,
+            subtitle=None if title_override else subtitle,
             height=height,
         )
 
@@ -91,7 +93,8 @@ def filters_figure(
         )
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_filter else None
     colorbar = "w / max|w| (per filter)" if per_filter else "weight"
-    title = title_override or f"{layer_name}: {what} · {range_note(per_filter, zmax)} · white = 0"
+    title = title_override or f"{layer_name}: {what}"
+    subtitle = None if title_override else f"white = 0 · {range_note(per_filter, zmax)}"
     return montage_figure(
         m,
         signed=True,
@@ -101,5 +104,6 @@ def filters_figure(
         raw=raw,
         labels=labels,
         title=title,
+        subtitle=subtitle,
         height=height,
     )

@@ -56,12 +56,14 @@ def layout_spec(
     x_title: str | None = None,
     y_title: str | None = None,
     hovermode: str = "closest",
+    subtitle: str | None = None,
 ) -> dict:
     """The project's look (as `ui.charts.style.base_layout`) as a plain layout dict.
 
     Building a figure from one dict validates each property once; successive
     ``update_layout`` / ``update_xaxes`` calls cost ~1 ms each, which adds up on a page of a
-    dozen charts.
+    dozen charts. A `subtitle` (a second, smaller title line) keeps titles short enough
+    for a half-width column on a projector.
     """
     layout = {
         "template": LIGHT,
@@ -74,6 +76,9 @@ def layout_spec(
         "xaxis": {},
         "yaxis": {},
     }
+    if subtitle:
+        layout["title"]["subtitle"] = {"text": subtitle, "font": {"size": 12}}
+        layout["margin"]["t"] = 72
     if height is not None:
         layout["height"] = height
     if x_title is not None:
@@ -83,9 +88,9 @@ def layout_spec(
     return layout
 
 
-def image_layout(title: str | None, height: int) -> dict:
+def image_layout(title: str | None, height: int, subtitle: str | None = None) -> dict:
     """Square pixels, row 0 at the top, no ticks: a montage reads like a picture."""
-    layout = layout_spec(title, height=height)
+    layout = layout_spec(title, height=height, subtitle=subtitle)
     layout["xaxis"] = {"visible": False, "constrain": "domain"}
     layout["yaxis"] = {
         "visible": False,
@@ -93,7 +98,7 @@ def image_layout(title: str | None, height: int) -> dict:
         "scaleanchor": "x",
         "constrain": "domain",
     }
-    layout["margin"] = {"l": 10, "r": 10, "b": 10, "t": 50 if title else 10}
+    layout["margin"] = {"l": 10, "r": 10, "b": 10, "t": (72 if subtitle else 50) if title else 10}
     return layout
 
 
@@ -162,6 +167,7 @@ def montage_figure(
     colorscale=None,
     pixel_fields: dict[str, np.ndarray] | None = None,
     show_pixel: bool = True,
+    subtitle: str | None = None,
 ) -> go.Figure:
     """One heatmap of a `Montage`, with hover naming the tile and giving its value.
 
@@ -186,6 +192,8 @@ def montage_figure(
         Real values to show on hover when ``m.z`` was rescaled per tile.
     labels : list of n str, optional
         Printed on the tiles (skipped when tiles are tiny).
+    subtitle : str, optional
+        A second title line (how the colours are scaled).
     """
     tile_fields = tile_fields or {}
     pixel_fields = pixel_fields or {}
@@ -219,7 +227,7 @@ def montage_figure(
     data = [heatmap]
     if labels is not None and show_labels(m, height):
         data.append(_label_trace(m, labels, "dark" if signed else "light"))
-    return go.Figure({"data": data, "layout": image_layout(title, height)})
+    return go.Figure({"data": data, "layout": image_layout(title, height, subtitle)})
 
 
 def rgb_montage_figure(
@@ -230,6 +238,7 @@ def rgb_montage_figure(
     title: str | None = None,
     height: int | None = None,
     labels_above: bool = False,
+    subtitle: str | None = None,
 ) -> go.Figure:
     """An RGB `Montage` (``m.z`` (rows, cols, 3) in 0..255, nan gaps) as one image trace.
 
@@ -249,4 +258,4 @@ def rgb_montage_figure(
     if labels is not None and (labels_above or show_labels(m, height)):
         style = "dark" if labels_above else "light"
         data.append(_label_trace(m, labels, style, labels_above, 13 if labels_above else 11))
-    return go.Figure({"data": data, "layout": image_layout(title, height)})
+    return go.Figure({"data": data, "layout": image_layout(title, height, subtitle)})

@@ -142,6 +142,7 @@ def curves_figure(
     reference: float | None = None,
     reference_label: str = "",
     percent: bool = False,
+    subtitle: str | None = None,
 ) -> go.Figure:
     """One line per layer (gradient norms, update ratios, dead-ReLU fractions).
 
@@ -157,6 +158,8 @@ def curves_figure(
         A dashed horizontal guide, e.g. 1e-3 for the update ratio.
     percent : bool
         Values are fractions shown as %.
+    subtitle : str, optional
+        A second, smaller title line.
     """
     steps = np.asarray(steps)
     traces = []
@@ -167,7 +170,14 @@ def curves_figure(
             y = np.where(y > 0, y, np.nan)
         x, y = decimate(steps, y)
         traces += line_traces(x, y, label, color(i), smoothing, "%" if percent else "")
-    layout = layout_spec(title, height=330, x_title="step", y_title=y_title, hovermode="x unified")
+    layout = layout_spec(
+        title,
+        height=330,
+        x_title="step",
+        y_title=y_title,
+        hovermode="x unified",
+        subtitle=subtitle,
+    )
     if reference is not None:
         layout["shapes"] = [
             {
