@@ -114,6 +114,7 @@ class Trainer:
         self.eval_batch_size = int(eval_batch_size)
         self.classify = self.y.dtype.kind in "iu"
         self._check_fits_model()
+        model.train()  # a loaded model comes in eval mode; Dropout/BatchNorm must train
 
         self.history = History()
         self.monitor = Monitor(model, stats_every) if stats_every else None

@@ -159,6 +159,14 @@ def test_epoch_metrics_with_validation():
     assert 0 <= last["train_accuracy"] <= 1 and last["time"] >= t.history.epochs[0]["time"]
 
 
+def test_trainer_puts_the_model_in_training_mode():
+    X, y = quadrants(20)
+    model = build_model(MLP, (2,), rng=np.random.default_rng(0)).eval()
+    Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), 0.1), X, y,
+            rng=np.random.default_rng(0))  # fmt: skip
+    assert model.training
+
+
 def test_without_validation_the_val_metrics_are_none():
     t = make_trainer(epochs=1)
     while not t.done:
