@@ -296,8 +296,19 @@ def show_pool_back(k: int) -> None:
     )
     st.markdown(
         "Only the winner decided the output: nudging any other cell of the window would not "
-        "change the max at all, so their gradient is 0. (On ties the first maximum wins.)"
+        "change the max at all, so their gradient is 0."
     )
+    if np.count_nonzero(cell.window == cell.value) > 1:
+        st.caption(
+            f"This window is a tie ({np.count_nonzero(cell.window == cell.value)} cells equal "
+            f"{ch.fmt(cell.value)}): the first one in reading order gets the whole gradient, "
+            "as in netcore's MaxPool2D. Sending it to every tied cell would multiply it."
+            + (
+                " And since its z was ≤ 0, ReLU will block it in the next stage."
+                if cell.value <= 0
+                else ""
+            )
+        )
 
 
 def show_relu_back() -> None:

@@ -105,12 +105,12 @@ for r in layers:
         rows.append(
             {
                 "Layer": f"{r.index} {r.kind}",
-                "Input shape": "(" + ", ".join(map(str, r.in_shape)) + ")",
                 "Gradient": ("dL/dx" if grad == "input" else f"dL/d{grad}")
                 + ("  ← broken" if r.broken == grad else ""),
-                "Checked": f"{n:,} of {total:,}",
                 "Relative error": err,
                 "Result": "pass" if err < TOLERANCE else "FAIL",
+                "Checked": f"{n:,} of {total:,}",
+                "Input shape": "(" + ", ".join(map(str, r.in_shape)) + ")",
             }
         )
 table = pd.DataFrame(rows)
@@ -131,7 +131,7 @@ else:
         icon=":material/error:",
     )
 
-left, right = st.columns([1.25, 1], gap="medium")
+left, right = st.columns([1.45, 1], gap="medium")
 with left:
     st.markdown("**Each layer on its own**")
     st.dataframe(

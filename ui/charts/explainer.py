@@ -98,16 +98,31 @@ def number_grid(
     for r, c in marks or []:
         shapes.append(_box(r + row_offset, c + col_offset, 1, 1, SECONDARY, 4))
     base_layout(fig, title=title)
+    top = 62 if title else 28  # room for a title above the column numbers
     fig.update_layout(
         shapes=shapes,
-        height=int(cell_px * h + (70 if title else 40)),
-        width=int(cell_px * w + 60),
-        margin={"l": 35, "r": 10, "t": 45 if title else 25, "b": 10},
+        height=int(cell_px * h + top + 8),
+        width=int(cell_px * w + 45),
+        margin={"l": 35, "r": 10, "t": top, "b": 8},
         hovermode="closest",
         plot_bgcolor="#F2F2F2",
     )
-    fig.update_xaxes(side="top", showgrid=False, zeroline=False, dtick=1, constrain="domain")
-    fig.update_yaxes(autorange="reversed", showgrid=False, zeroline=False, dtick=1, scaleanchor="x")
+    # Fixed ranges: exactly the cells, no empty border row, no zooming by accident.
+    fig.update_xaxes(
+        side="top",
+        showgrid=False,
+        zeroline=False,
+        dtick=1,
+        range=[col_offset - 0.5, col_offset + w - 0.5],
+        fixedrange=True,
+    )
+    fig.update_yaxes(
+        range=[row_offset + h - 0.5, row_offset - 0.5],
+        showgrid=False,
+        zeroline=False,
+        dtick=1,
+        fixedrange=True,
+    )
     return fig
 
 
@@ -145,13 +160,8 @@ def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -
             hovertemplate="%{y}: %{x:.2e}<extra></extra>",
         )
     )
-    base_layout(fig, x_title="relative error (log scale; smaller is better)")
-    fig.add_vline(
-        x=tolerance,
-        line={"color": "black", "dash": "dash", "width": 1.5},
-        annotation_text=f"pass below {tolerance:.0e}",
-        annotation_position="top left",
-    )
+    base_layout(fig, x_title=f"relative error, log scale (dashed: pass below {tolerance:.0e})")
+    fig.add_vline(x=tolerance, line={"color": "black", "dash": "dash", "width": 1.5})
     fig.update_xaxes(type="log", range=[-12, 0.6], exponentformat="power")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(
@@ -251,7 +261,10 @@ def weight_grad_tex(cell, digits: int = 2) -> str:
 
 
 def input_grad_tex(cell, digits: int = 2) -> str:
-    """dL/dx[r,c] as the sum of dL/dz[i,j] * W[u,v] over the windows that covered it."""
-    terms = [rf"{tex_num(t.dz, digits)}\cdot{tex_num(t.w, digits)}" for t in cell.terms if t.dz]
+    """dL/dx[r,c] as the sum of dL/dz[i,j] * W[u,v] over the windows that covered it (every
+    term, zeros included: at most one per kernel weight)."""
     lhs = rf"\frac{{\partial L}}{{\partial x_{{{cell.r},{cell.c}}}}}"
-    return _aligned(lhs, _sum_lines(terms, 4), fmt(cell.value, digits + 1))
+    if not cell.terms:
+        return rf"{lhs} = 0 \quad\text{{(no window position covered this pixel)}}"
+    terms = [rf"{tex_num(t.dz, digits)}\cdot{tex_num(t.w, digits)}" for t in cell.terms]
+    return _aligned(lhs, _sum_lines(terms, 3), fmt(cell.value, digits + 1))
