@@ -180,3 +180,19 @@ def test_one_active_run_per_session(app):
     app.switch_page(PAGES["train"])
     app.run()
     app.button(key="train.stop").click().run()
+
+
+def test_a_diverging_run_stops_with_advice(app):
+    _mlp_on_train_page(app, epochs=20)
+    app.select_slider(key="train.lr").set_value(3.0).run()  # Adam at 3.0 blows up
+    app.button(key="train.start").click().run()
+    run_until(app, lambda a: run_status(a) == "diverged", timeout=90)
+    app.run()
+    message = " ".join(e.value for e in app.error)
+    assert "diverged" in message.lower() and "learning rate" in message.lower()
+    retry = app.button(key="train.retry")
+    assert "0.3" in retry.label
+    retry.click().run()
+    assert app.session_state["nc.draft"].lr == pytest.approx(0.3)
+    assert run_status(app) in ("queued", "running", "finished", "diverged")
+    app.button(key="train.stop").click().run()
