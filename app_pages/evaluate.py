@@ -117,38 +117,37 @@ with tab_test:
 
         cm = confusion_matrix(y, pred, k)
         pr = precision_recall(cm)
-        a, b = st.columns([1, 1])
-        with a:
-            norm = st.segmented_control(
-                "Show", ["counts", "% of true class"], default="counts", key="eval.norm"
+        # Stacked, not side by side: a 10x10 matrix with its numbers needs the full width
+        # of a projector-sized screen.
+        norm = st.segmented_control(
+            "Show", ["counts", "% of true class"], default="counts", key="eval.norm"
+        )
+        fig = confusion_figure(cm, names, normalized=norm == "% of true class")
+        table = pd.DataFrame(cm, index=pd.Index(names, name="true"), columns=names)
+        show_chart(fig, key="eval.cm", data=table.reset_index(), filename="confusion-matrix")
+        worst = int(np.nanargmin(np.where(np.isnan(pr["recall"]), np.inf, pr["recall"])))
+        off = cm.astype(float).copy()
+        np.fill_diagonal(off, -1)
+        ti, pj = np.unravel_index(int(np.argmax(off)), off.shape)
+        if off[ti, pj] > 0:
+            st.caption(
+                f"Hardest class to find: **{names[worst]}** (recall "
+                f"{pr['recall'][worst] * 100:.0f}%). Most frequent mix-up: "
+                f"**{names[ti]}** taken for **{names[pj]}** ({int(cm[ti, pj])} times)."
             )
-            fig = confusion_figure(cm, names, normalized=norm == "% of true class")
-            table = pd.DataFrame(cm, index=pd.Index(names, name="true"), columns=names)
-            show_chart(fig, key="eval.cm", data=table.reset_index(), filename="confusion-matrix")
-        with b:
-            fig = precision_recall_figure(pr, names)
-            show_chart(
-                fig,
-                key="eval.pr",
-                filename="precision-recall",
-                data={
-                    "class": names,
-                    "precision": pr["precision"],
-                    "recall": pr["recall"],
-                    "f1": pr["f1"],
-                    "support": pr["support"],
-                },
-            )
-            worst = int(np.nanargmin(np.where(np.isnan(pr["recall"]), np.inf, pr["recall"])))
-            off = cm.astype(float).copy()
-            np.fill_diagonal(off, -1)
-            ti, pj = np.unravel_index(int(np.argmax(off)), off.shape)
-            if off[ti, pj] > 0:
-                st.caption(
-                    f"Hardest class to find: **{names[worst]}** (recall "
-                    f"{pr['recall'][worst] * 100:.0f}%). Most frequent mix-up: "
-                    f"**{names[ti]}** taken for **{names[pj]}** ({int(cm[ti, pj])} times)."
-                )
+        fig = precision_recall_figure(pr, names)
+        show_chart(
+            fig,
+            key="eval.pr",
+            filename="precision-recall",
+            data={
+                "class": names,
+                "precision": pr["precision"],
+                "recall": pr["recall"],
+                "f1": pr["f1"],
+                "support": pr["support"],
+            },
+        )
 
         st.subheader("Most confident mistakes")
         order = misclassified_by_confidence(probs, y)

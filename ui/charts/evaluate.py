@@ -62,7 +62,11 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], *, normalized: bool
         y_title="true class",
     )
     layout["xaxis"].update(type="category", side="bottom", showgrid=False)
-    layout["yaxis"].update(type="category", autorange="reversed", showgrid=False)
+    # Square cells, centred: the matrix keeps its shape on any screen width.
+    layout["yaxis"].update(
+        type="category", autorange="reversed", showgrid=False, scaleanchor="x", constrain="domain"
+    )
+    layout["xaxis"]["constrain"] = "domain"
     return go.Figure({"data": [heatmap], "layout": layout})
 
 
