@@ -220,7 +220,7 @@ def legend_below(layout: dict, n: int) -> None:
     layout["legend"] = {
         "orientation": "h",
         "yanchor": "top",
-        "y": -0.22,
+        "y": -0.3,
         "xanchor": "left",
         "x": 0.0,
     }

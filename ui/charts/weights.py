@@ -121,7 +121,7 @@ def distribution_figure(
         "colorscale": SEQUENTIAL,
         "zmin": 0,
         "zmax": zmax or 1.0,
-        "colorbar": {"title": {"text": "% of values"}, "thickness": 14},
+        "colorbar": {"title": {"text": "% of values", "side": "right"}, "thickness": 14},
         "hovertemplate": f"step %{{x}}<br>{what} %{{y:.3g}}<br>%{{z:.2f}}% of values"
         "<extra></extra>",
     }
