@@ -282,4 +282,4 @@ with tab_runs:
         elif chosen:
             st.caption("The chosen runs have no curves yet.")
 
-view_math("evaluate", n_classes=len(info.get("class_names") or []))
+view_math("evaluate", classes=len(info.get("class_names") or []))

@@ -265,4 +265,4 @@ def _layer_table(flat: np.ndarray, channels: bool) -> dict:
 
 
 maps_view()
-view_math("feature_maps", input_shape=input_shape)
+view_math("feature_maps", input=input_shape)

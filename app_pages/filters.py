@@ -152,4 +152,4 @@ def filters_view():
 
 
 filters_view()
-view_math("filters", weight_shape=tuple(model[layer].named_parameters()[0][1].shape))
+view_math("filters", weight=tuple(model[layer].named_parameters()[0][1].shape))

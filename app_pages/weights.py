@@ -307,4 +307,4 @@ def _cached_gradients(key: str, _model, _x, _y):
 
 
 weights_view()
-view_math("weights", param_shape=tuple(dict(model.named_parameters())[picked].shape))
+view_math("weights", **{picked: tuple(dict(model.named_parameters())[picked].shape)})
