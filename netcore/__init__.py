@@ -9,10 +9,12 @@ alone, to be read. The public API, re-exported from the submodules::
   BatchNorm1D, BatchNorm2D) and `netcore.activations` (ReLU, LeakyReLU, Sigmoid, Tanh,
   Softmax);
 * losses: `netcore.losses` (CrossEntropyLoss, MSELoss);
-* networks: `netcore.model` (Sequential), `netcore.spec` (build_model from a JSON spec,
-  presets), `netcore.serialize` (save_model / load_model, no pickle);
+* networks: `netcore.model` (Sequential), `netcore.summary` (per-layer table),
+  `netcore.spec` (build_model from a JSON spec, presets), `netcore.serialize`
+  (save_model / load_model, no pickle);
 * training: `netcore.optim` (SGD, Adam, AdamW, RMSprop), `netcore.schedules`,
-  `netcore.train` (Trainer, fit, History), `netcore.monitor` (weight/gradient statistics).
+  `netcore.train` (Trainer, fit), `netcore.history` (History: curves, JSON, CSV),
+  `netcore.monitor` (weight/gradient statistics).
 """
 
 __version__ = "0.1.0"  # defined first: submodules read it while the package initialises
