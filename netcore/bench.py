@@ -99,18 +99,15 @@ def _sequential(layers):
     return Sequential(layers)
 
 
-def _median_ms(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return float(np.median(times) * 1e3)
+def _alternate(fns: list, repeats: int, rounds: int) -> list[tuple[float, float]]:
+    """(wall, CPU) median ms of each function, timed in alternating blocks with pauses.
 
-
-def _alternate(fns: list, repeats: int, rounds: int) -> list[float]:
-    """Median ms of each function, timed in alternating blocks with pauses between them."""
-    samples: list[list[float]] = [[] for _ in fns]
+    CPU time (of this process) counts only the time the bench itself was running, so it
+    is steadier than wall time when other programs compete for the cores (with one BLAS
+    thread it is the same work; with several, it adds up the threads).
+    """
+    wall: list[list[float]] = [[] for _ in fns]
+    cpu: list[list[float]] = [[] for _ in fns]
     for fn in fns:  # warm-up: buffers allocated, caches and BLAS threads awake
         for _ in range(3):
             fn()
@@ -118,10 +115,14 @@ def _alternate(fns: list, repeats: int, rounds: int) -> list[float]:
         for i, fn in enumerate(fns):
             time.sleep(PAUSE)
             for _ in range(repeats):
-                t0 = time.perf_counter()
+                t0, c0 = time.perf_counter(), time.process_time()
                 fn()
-                samples[i].append(time.perf_counter() - t0)
-    return [float(np.median(s) * 1e3) for s in samples]
+                wall[i].append(time.perf_counter() - t0)
+                cpu[i].append(time.process_time() - c0)
+    return [
+        (float(np.median(w) * 1e3), float(np.median(c) * 1e3))
+        for w, c in zip(wall, cpu, strict=True)
+    ]
 
 
 def bench_network(name, make, input_shape, *, quick: bool) -> dict:
@@ -152,7 +153,7 @@ def bench_network(name, make, input_shape, *, quick: bool) -> dict:
     repeats, rounds = (5, 2) if quick else (30, 5)
     if name.startswith("MLP"):
         repeats *= 5
-    step, step_plain_ms = _alternate([step_ours, step_plain], repeats, rounds)
+    step, step_plain = _alternate([step_ours, step_plain], repeats, rounds)
 
     model.eval()
     inf_repeats, inf_rounds = (1, 1) if quick else (3, 3)
@@ -162,10 +163,14 @@ def bench_network(name, make, input_shape, *, quick: bool) -> dict:
     return {
         "name": name,
         "agree": agree,
-        "step_ms": step,
-        "plain_step_ms": step_plain_ms,
-        "infer_ms": infer,
-        "plain_infer_ms": infer_plain,
+        "step_ms": step[0],
+        "plain_step_ms": step_plain[0],
+        "step_cpu_ms": step[1],
+        "plain_step_cpu_ms": step_plain[1],
+        "infer_ms": infer[0],
+        "plain_infer_ms": infer_plain[0],
+        "infer_cpu_ms": infer[1],
+        "plain_infer_cpu_ms": infer_plain[1],
     }
 
 
@@ -245,8 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"batch {BATCH}, float32; one step = forward + loss + backward + SGD update")
     print()
     header = (
-        f"{'network':<20} {'step ms':>8} {'plain ms':>9} {'speed-up':>9}   "
-        f"{f'infer {INFER_BATCH} ms':>13} {'plain ms':>9} {'speed-up':>9}  same output"
+        f"{'network':<20} {'step ms':>8} {'plain ms':>9} {'speed-up':>9} {'(cpu)':>6}   "
+        f"{f'infer {INFER_BATCH} ms':>14} {'plain ms':>9} {'speed-up':>9} {'(cpu)':>6}  same"
     )
     print(header)
     print("-" * len(header))
@@ -254,11 +259,18 @@ def main(argv: list[str] | None = None) -> int:
         r = bench_network(name, make, shape, quick=args.quick)
         print(
             f"{r['name']:<20} {r['step_ms']:>8.2f} {r['plain_step_ms']:>9.2f} "
-            f"{r['plain_step_ms'] / r['step_ms']:>8.1f}x   {r['infer_ms']:>13.1f} "
-            f"{r['plain_infer_ms']:>9.1f} {r['plain_infer_ms'] / r['infer_ms']:>8.1f}x  "
+            f"{r['plain_step_ms'] / r['step_ms']:>8.1f}x "
+            f"{r['plain_step_cpu_ms'] / r['step_cpu_ms']:>5.1f}x   "
+            f"{r['infer_ms']:>14.1f} {r['plain_infer_ms']:>9.1f} "
+            f"{r['plain_infer_ms'] / r['infer_ms']:>8.1f}x "
+            f"{r['plain_infer_cpu_ms'] / r['infer_cpu_ms']:>5.1f}x  "
             f"{'yes' if r['agree'] else 'NO'}",
             flush=True,
         )
+    print(
+        "\nms: wall-clock medians; (cpu): the same ratio on this process's CPU time, steadier "
+        "when other programs share the cores; same: both versions compute the same outputs"
+    )
     if not args.quick:
         print()
         r = train_lenet()

@@ -30,11 +30,14 @@ import numpy as np
 from netcore.base import Layer
 
 __all__ = [
+    "TOLERANCE",
+    "ZERO_GRADIENT",
     "BrokenBackward",
     "check_layer",
     "check_loss",
     "check_model",
     "check_sequential",
+    "default_input",
     "layer_to_float64",
     "passed",
     "relative_error",
