@@ -19,6 +19,7 @@ from __future__ import annotations
 import importlib
 import inspect
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import streamlit as st
 
@@ -247,7 +248,7 @@ VIEW_MATH: dict[str, Math] = {
         notes="Healthy training moves weights slowly: the update-to-weight ratio "
         "||eta dW|| / ||W|| is typically around 1e-3. Gradients near zero in early layers "
         "mean the signal does not reach them.",
-        code=("SGD.step", "Adam.step"),
+        code=("SGD", "Adam.step"),
     ),
     "evaluate": Math(
         "Evaluation",
@@ -330,6 +331,8 @@ _MODULES = (
 )
 """Where `find_source` looks for a name, in order."""
 
+_ROOT = Path(__file__).resolve().parents[1]
+
 
 def find_source(name: str) -> tuple[str, str] | None:
     """Locate a netcore name such as ``"Conv2D.backward"`` or ``"conv2d_naive"``.
@@ -352,10 +355,15 @@ def find_source(name: str) -> tuple[str, str] | None:
                 continue
         try:
             source = inspect.getsource(obj)
+            path = Path(inspect.getsourcefile(obj)).resolve()
         except (OSError, TypeError):
             continue
-        path = mod_name.replace(".", "/") + ".py"
-        return f"{path} — {name}", source
+        # The file that really defines it (layers.py may re-export Conv2D from conv.py).
+        try:
+            shown = path.relative_to(_ROOT).as_posix()
+        except ValueError:
+            shown = mod_name.replace(".", "/") + ".py"
+        return f"{shown} — {name}", source
     return None
 
 
@@ -415,7 +423,10 @@ def layer_math(layer_type: str, *, in_shape=None, out_shape=None, param_shapes=N
         st.caption(f"No math panel for layer type {layer_type!r} yet.")
         return
     shapes = shape_lines(math, in_shape, out_shape, param_shapes)
-    _render(math, f"The math: {math.title}", shapes)
+    label = f"The math: {math.title}"
+    if in_shape is not None and out_shape is not None:
+        label += f" · {format_shape(in_shape)} → {format_shape(out_shape)}"
+    _render(math, label, shapes)
 
 
 def view_math(view: str, **context) -> None:

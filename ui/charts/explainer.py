@@ -102,7 +102,7 @@ def number_grid(
     fig.update_layout(
         shapes=shapes,
         height=int(cell_px * h + top + 8),
-        width=int(cell_px * w + 45),
+        width=int(max(cell_px * w, 64) + 45),  # a one-column vector still shows its numbers
         margin={"l": 35, "r": 10, "t": top, "b": 8},
         hovermode="closest",
         plot_bgcolor="#F2F2F2",
@@ -160,7 +160,7 @@ def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -
             hovertemplate="%{y}: %{x:.2e}<extra></extra>",
         )
     )
-    base_layout(fig, x_title=f"relative error, log scale (dashed: pass below {tolerance:.0e})")
+    base_layout(fig, x_title=f"relative error (log scale), pass < {tolerance:.0e}")
     fig.add_vline(x=tolerance, line={"color": "black", "dash": "dash", "width": 1.5})
     fig.update_xaxes(type="log", range=[-12, 0.6], exponentformat="power")
     fig.update_yaxes(autorange="reversed")
