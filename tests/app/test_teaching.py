@@ -280,3 +280,30 @@ def test_every_panel_links_to_code_that_exists():
     assert not missing
     label, source = find_source("Conv2D.backward")
     assert label.startswith("netcore/") and "def backward" in source
+
+
+def test_gradient_check_uses_the_sessions_network_and_samples_big_layers(app):
+    from netcore.spec import build_model, preset_spec
+    from ui import state
+
+    model = build_model(
+        preset_spec("lenet5", (1, 28, 28), 10), (1, 28, 28), rng=np.random.default_rng(0)
+    )
+    info = {
+        "label": "my LeNet",
+        "dataset": "mnist_5k",
+        "input_shape": (1, 28, 28),
+        "class_names": [str(i) for i in range(10)],
+    }
+    app.session_state[state.K_UPLOAD] = (model, {"source": "upload", **info})
+    at = goto(app, "gradient_check")
+    assert not at.exception, [e.value for e in at.exception]
+    assert "my LeNet" in at.info[0].value
+    table = at.dataframe[0].value
+    assert len(table) == 22  # 12 input gradients, a weight and a bias for 2 convs + 3 dense
+    assert (table["Result"] == "pass").all()
+    # The 48,000-weight Dense layer is too big to check whole in a few seconds: sampled.
+    dense = table[(table["Layer"] == "7 Dense") & (table["Gradient"] == "dL/dweight")]
+    checked, total = dense["Checked"].iloc[0].replace(",", "").split(" of ")
+    assert int(total) == 48_000 and 8 <= int(checked) < 48_000
+    assert "random sample of coordinates" in texts(at)
