@@ -24,16 +24,17 @@ class ReLU(Layer):
     """
 
     def __init__(self):
-        self._mask: np.ndarray | None = None
+        self._y: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._mask = x > 0
-        return np.maximum(x, 0)
+        self._y = np.maximum(x, 0)
+        return self._y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
-        return dy * self._mask
+        # y > 0 exactly where x > 0: the output tells where the slope was 1.
+        return dy * (self._y > 0)
 
     def flops(self, input_shape):
         return math.prod(input_shape)
