@@ -205,7 +205,7 @@ class Conv2D(Layer):
         n, f, ho, wo = dy.shape
         dy = dy.reshape(n, f, ho * wo)  # (N, F, P)
         if self.bias is not None:
-            self.bias.grad = dy.sum(axis=(0, 2))
+            self.bias.grad = dy.sum(axis=2).sum(axis=0)  # over positions, then the batch
         dw_t = np.zeros((w[0].size, f), dtype=w.dtype)  # dW transposed, (K, F)
         dx = None
         pieces = self._pieces(n)
