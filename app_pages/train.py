@@ -8,6 +8,7 @@ the run is active, and not at all when it is idle.
 
 import json
 import os
+import zlib
 
 import streamlit as st
 
@@ -161,7 +162,7 @@ def on_continue() -> None:
 
 
 def on_open_run() -> None:
-    run_id = st.session_state.get("train.past")
+    run_id = st.session_state.get(st.session_state.get("train.past_key", ""))
     if not run_id:
         return
     current = state.current_run()
@@ -200,6 +201,9 @@ with st.container(horizontal=True, vertical_alignment="center"):
     else:
         status_badge("ready")
         st.markdown("**New run** · set it up and press Start")
+if run is None and st.session_state.get(state.K_UPLOAD) is not None:
+    label = st.session_state[state.K_UPLOAD][1].get("label", "the uploaded model")
+    st.caption(f"The Look-inside pages show the uploaded model **{label}**.")
 n_layers = len(shown_cfg.arch)
 st.caption(
     f"Dataset **{shown_cfg.dataset}** ({shape_text(shown_cfg.input_shape)}, "
@@ -560,7 +564,7 @@ with load_col:
                 icon=":material/visibility:",
             )
             b2.button(
-                "Continue training it",
+                "Train it more",
                 key="train.train_upload",
                 on_click=train_upload,
                 icon=":material/play_arrow:",
@@ -580,11 +584,14 @@ with past_col:
             labels[r["run_id"]] = f"{r['name']} · {r['status']}{acc_text} · {r['run_id']}"
         ids = list(labels)
         current_id = run.run_id if run is not None else None
+        # Labels change (status, accuracy): a new key makes the browser show the new text.
+        past_key = f"train.past.{zlib.crc32(repr(sorted(labels.items())).encode()):08x}"
+        st.session_state["train.past_key"] = past_key
         st.selectbox(
             "Run",
             ids,
             index=ids.index(current_id) if current_id in ids else 0,
             format_func=labels.get,
-            key="train.past",
+            key=past_key,
         )
         st.button("Open", key="train.open", on_click=on_open_run, icon=":material/folder_open:")

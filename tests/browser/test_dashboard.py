@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 import statistics
 import time
+from pathlib import Path
 
 import pytest
 
@@ -39,7 +40,7 @@ def nav(page, url_path: str) -> None:
     page.locator(f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]').first.click()
 
 
-def test_core_pages_in_the_browser(page, helpers, shot):
+def test_core_pages_in_the_browser(page, helpers, shot, tmp_path):
     helpers.open(page)
     page.get_by_text("Train a small CNN on digits").wait_for()
     assert not page.locator('[data-testid="stException"]').count()
@@ -115,6 +116,23 @@ def test_core_pages_in_the_browser(page, helpers, shot):
     page.get_by_text("Stopped by you.").first.wait_for()
     helpers.wait_idle(page)
     shot(page, "train-stopped")
+
+    # Download the model, upload it again, and open it in the Look-inside pages.
+    with page.expect_download() as dl:
+        helpers.key(page, "train.dl_model").locator("button").first.click()
+    assert dl.value.suggested_filename == f"netcore-{run_id}.npz"
+    saved = tmp_path / dl.value.suggested_filename
+    dl.value.save_as(saved)
+    with page.expect_download() as dl_csv:
+        helpers.key(page, "train.dl_history").locator("button").first.click()
+    header = Path(dl_csv.value.path()).read_text().splitlines()[0]
+    assert header == "step,epoch,loss,accuracy,lr,time"
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(saved)
+    page.get_by_text(f"netcore-{run_id}.npz: 12 layers").wait_for()
+    helpers.key(page, "train.inspect_upload").locator("button").first.click()
+    page.get_by_text("in the Look-inside pages").first.wait_for()
+    helpers.wait_idle(page)
+    shot(page, "train-uploaded")
     print(
         f"\nMEASURED time to first chart {first_chart_s:.2f} s; page switch "
         f"{', '.join(f'{s:.2f}' for s in switch_times)} s; UI update period median "

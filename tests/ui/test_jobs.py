@@ -238,3 +238,18 @@ def test_snapshot_plan_is_spread_and_starts_at_zero():
     assert plan[0] == 0 and plan[-1] == 1000 and len(plan) <= 20
     assert plan == sorted(set(plan))
     assert snapshot_plan(5) == [0, 1, 2, 3, 4, 5]
+
+
+def test_model_file_round_trip_and_bad_files(small_ds):
+    from ui.training import build_from_config, model_bytes
+
+    cfg = mlp_config(small_ds)
+    model = build_from_config(cfg)
+    data = model_bytes(model, cfg)
+    back, info = load_model_file(data)
+    assert info["config"] == cfg
+    for name, value in model.state_dict().items():
+        np.testing.assert_array_equal(back.state_dict()[name], value)
+    for bad in (b"", b"not a model", data[: len(data) // 2]):
+        with pytest.raises(ValueError):
+            load_model_file(bad)
