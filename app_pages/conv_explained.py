@@ -63,6 +63,13 @@ def _restart() -> None:
     ss["ce.playing"] = False
 
 
+def _kernel_typed() -> None:
+    """Editing the weights makes the kernel 'typed in' (the preset name would be wrong)."""
+    if PRESETS.get(ss["ce.preset"]) != ss["ce.kernel_text"]:
+        ss["ce.preset"] = "typed in"
+    _restart()
+
+
 # -- settings --------------------------------------------------------------------------------
 with st.container(border=True):
     c_in, c_k, c_opts = st.columns([1.25, 1.1, 1.0], gap="medium")
@@ -94,7 +101,7 @@ with st.container(border=True):
             "Kernel weights (square, 1x1 to 5x5; 1/9 is fine)",
             key="ce.kernel_text",
             height=100,
-            on_change=_restart,
+            on_change=_kernel_typed,
         )
     with c_opts:
         a, b = st.columns(2)
@@ -503,6 +510,25 @@ def stepper() -> None:
 
 
 stepper()
+
+with st.expander("A 10-minute lesson with this page", icon=":material/school:"):
+    st.markdown(
+        "**How a CNN sees (5 min).** Stage ①, kernel *vertical edge*, press **Play**: each "
+        "output number is nine multiplications and one sum, large where the brightness "
+        "rises from left to right under the kernel. Press **Show all**: the map lights up "
+        "(red) along one side of every vertical stroke and goes negative (blue) on the other. "
+        "Switch to *horizontal edge*: other strokes light up. Stage ②: ReLU keeps only the "
+        "positive evidence. Stage ③: max-pool keeps the strongest answer of each 2×2 "
+        "window, a map half the size that still says *this kind of edge is around here*. A "
+        "trained network learns such kernels itself (see the Filters page).\n\n"
+        "**Why backprop works (5 min).** Stage ④: only the winner of a pool window influenced "
+        "the output, so only it receives gradient. Stage ⑤: where ReLU cut a value off, the "
+        "gradient stops. Stage ⑥: a weight's gradient adds up *output gradient × the pixel it "
+        "multiplied*, over every place the kernel visited: the chain rule, one product at a "
+        "time. Stage ⑦: each pixel collects *output gradient × the weight that touched it*. "
+        "Finish on the **Gradient check** page: these formulas agree with finite differences "
+        "to 9 digits, and a single flipped sign is caught at once and spoils training."
+    )
 
 view_math(
     "conv_explained",

@@ -224,4 +224,19 @@ else:
                 "on that weight, or wanders."
             )
 
+with st.expander("Using this page in class", icon=":material/school:"):
+    st.markdown(
+        "1. Show the green table: every layer's backward pass agrees with finite differences "
+        "to about 1e-9. Open *The math* below: the check is just the definition of a "
+        "derivative, with ±h.\n"
+        "2. Switch on **Break a backward pass** and pick *layer 0 Conv2D: dL/dweight*: one row "
+        "turns red with a relative error of exactly 1, the signature of a flipped sign.\n"
+        "3. Press **Train both**: the broken network's loss stalls or climbs while the "
+        "correct one falls. Bugs in backprop rarely crash; they make learning quietly worse.\n"
+        "4. Break a middle layer's *dL/dx* and open *The whole network with its loss*: every "
+        "layer below it fails too, because backprop hands the wrong number down the chain.\n"
+        "5. Break *layer 0's dL/dx*: the check catches it, yet training is unaffected, "
+        "since nothing below the first layer learns. A check sees what training cannot."
+    )
+
 view_math("gradient_check", tolerance=f"{TOLERANCE:.0e}", checked=f"{len(table)} gradients")
