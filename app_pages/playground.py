@@ -312,13 +312,14 @@ with st.expander("Ideas for a lesson", icon=":material/school:"):
     st.markdown(
         "- **Depth vs. features.** *Circles*, features x and y, 0 hidden layers: a straight "
         "line cannot do it. Add x² and y²: now it can, without any hidden layer.\n"
-        "- **Why depth.** *Spiral* with 1 hidden layer of 4 neurons fails; 2 layers of 16 "
-        "succeed. Watch the tiles: layer 1 cuts the plane with straight lines, layer 2 "
-        "combines them into curves.\n"
+        "- **Why more neurons and layers.** *Spiral*: 1 hidden layer of 3 neurons stalls near "
+        "70% accuracy; 2 layers of 16 reach about 100%. Watch the tiles: layer 1 cuts the "
+        "plane with straight lines, layer 2 combines them into curves.\n"
         "- **Learning rate.** Raise it to 3 while training runs: the loss jumps around. "
         "Lower it to 0.0003: learning crawls.\n"
         "- **Overfitting.** 50 points, noise 0.4, 3 layers of 64: train loss falls, test loss "
-        "rises. Turn on L2 and watch the boundary smooth out."
+        "rises. Turn on L2 with λ = 0.03 and watch the boundary smooth out and the test loss "
+        "fall."
     )
 view_math(
     "playground",
