@@ -6,26 +6,30 @@ Every output value is a dot product of one filter with one patch of the input::
 
     y[n, f, oh, ow] = b[f] + sum_{c,i,j} W[f, c, i, j] * x[n, c, oh*s + i, ow*s + j]
 
-`netcore.functional.im2col` copies every patch into a column of a matrix
-``cols[n]`` of shape ``(K, P)``, with ``K = C*kH*kW`` values per patch and ``P = Ho*Wo``
-patches. Then all the dot products of sample ``n`` are one matrix product::
+`netcore.functional.im2col` copies every patch of every image into a column of a matrix
+``cols`` of shape ``(K, N*P)``, with ``K = C*kH*kW`` values per patch and ``P = Ho*Wo``
+patches per image. Then all the dot products of the batch are one matrix product::
 
-    y[n] = W_mat @ cols[n]        W_mat = W.reshape(F, K):  (F, K) @ (K, P) -> (F, P)
+    y = W_mat @ cols        W_mat = W.reshape(F, K):  (F, K) @ (K, N*P) -> (F, N*P)
 
-and ``np.matmul`` runs it for the whole batch at once. The result is already in
-``(N, F, Ho, Wo)`` order: no transpose is needed.
+Row ``f`` of ``y`` is channel ``f`` of every image: ``y`` is the output in channel-major
+memory order, returned as an ``(N, F, Ho, Wo)`` array by a transposed view (no copy). The
+next layers keep that memory order, and the next convolution reads its patches from it
+(see "Memory layout" in `netcore.functional`).
 
 How the backward pass works
 ---------------------------
-Given ``dy = dL/dy`` of shape ``(N, F, Ho, Wo)``, seen as ``(N, F, P)``:
+Given ``dy = dL/dy`` of shape ``(N, F, Ho, Wo)``, seen as the matrix ``g`` of shape
+``(F, N*P)`` (the same layout as ``y`` above):
 
-* ``dW = sum_n dy[n] @ cols[n].T``. In ``y[n] = W_mat @ cols[n]`` the weight ``W[f, k]``
-  multiplies patch value ``cols[n, k, p]`` to make ``y[n, f, p]``; so its gradient is the
-  sum over every sample and position of ``dy[n, f, p] * cols[n, k, p]``: the same product
-  as in a Dense layer (``dW = dy.T @ x``), with patches in the role of inputs.
-* ``db = dy.sum over (n, oh, ow)``: the bias is added to every output position of its filter.
-* ``dx = col2im(W_mat.T @ dy[n])``. ``W_mat.T @ dy[n]`` (shape ``(K, P)``) is the gradient
-  with respect to every patch value, exactly like ``dx = dy @ W`` in a Dense layer. But a
+* ``dW = g @ cols.T``. In ``y = W_mat @ cols`` the weight ``W[f, k]`` multiplies patch
+  value ``cols[k, q]`` to make ``y[f, q]``; so its gradient is the sum over every patch
+  ``q`` (every sample and position) of ``g[f, q] * cols[k, q]``: the same product as in a
+  Dense layer (``dW = dy.T @ x``), with patches in the role of inputs.
+* ``db = g summed over its columns``: the bias is added to every output position of its
+  filter, in every image.
+* ``dx = col2im(W_mat.T @ g)``. ``W_mat.T @ g`` (shape ``(K, N*P)``) is the gradient with
+  respect to every patch value, exactly like ``dx = dy @ W`` in a Dense layer. But a
   pixel appears in several overlapping patches; it influenced the loss through each of
   them, so its gradient is the *sum* of its patch gradients. `col2im` performs that sum
   by adding each column back where it was copied from.
@@ -35,9 +39,11 @@ The first layer of a network does not need ``dx`` (nothing comes before it), so 
 
 Speed notes (each measured; see ``python -m netcore.bench``):
 
+* one big matrix product per pass instead of one per image: BLAS runs it near its peak;
+* the channel-major layout means no transpose anywhere on the way: the patches are read
+  from contiguous rows, the output comes out of the product ready for the next layer;
 * the padded input and the patch matrix live in buffers reused from step to step
   (allocating megabytes every step costs time);
-* ``dW`` is computed transposed, ``cols[n] @ dy[n].T``, a shape BLAS runs faster;
 * for stride 1, the col2im runs on "wide" rows (`netcore.functional.col2im_wide`):
   the same additions as contiguous runs instead of short strided rows;
 * batches above `KEEP_PATCHES_UP_TO` images go through in pieces of `CHUNK`, so that
@@ -50,7 +56,14 @@ from __future__ import annotations
 import numpy as np
 
 from netcore.base import DTYPE, Layer, Parameter, register
-from netcore.functional import col2im, col2im_wide, conv_output_size, im2col, pad2d
+from netcore.functional import (
+    channel_major,
+    col2im,
+    col2im_wide,
+    conv_output_size,
+    im2col,
+    pad2d,
+)
 from netcore.init import initialize
 
 KEEP_PATCHES_UP_TO = 256
@@ -61,6 +74,10 @@ CHUNK = 64
 """Bigger batches (evaluating a whole test set) go through in pieces of this many images,
 so that the patch matrix stays a few megabytes instead of hundreds; a backward pass after
 such a forward rebuilds each piece's patches."""
+
+BUFFER_SHAPES_KEPT = 2
+"""Scratch buffers kept per kind: a training batch and the (smaller) last batch of an
+epoch, or a piece of a big batch and its remainder, each keep their own."""
 
 
 def _int_arg(name: str, value, minimum: int) -> int:
@@ -148,24 +165,30 @@ class Conv2D(Layer):
 
     # -- forward / backward ------------------------------------------------------------
     def _buffer(self, name: str, shape: tuple[int, ...], dtype, zero: bool = False):
-        """A scratch array kept between calls; reallocated only when the shape changes."""
-        buf = self._scratch.get(name)
-        if buf is None or buf.shape != shape or buf.dtype != dtype:
+        """A scratch array kept between calls, one per (name, shape, dtype)."""
+        key = (name, shape, np.dtype(dtype))
+        buf = self._scratch.get(key)
+        if buf is None:
+            same_kind = [k for k in self._scratch if k[0] == name]
+            if len(same_kind) >= BUFFER_SHAPES_KEPT:
+                del self._scratch[same_kind[0]]  # the oldest one
             buf = np.zeros(shape, dtype) if zero else np.empty(shape, dtype)
-            self._scratch[name] = buf
+            self._scratch[key] = buf
         return buf
 
-    def _patches(self, x: np.ndarray, capacity: int) -> np.ndarray:
-        """im2col of `x` (n <= capacity images) in reused buffers: ``(n, K, P)``."""
+    def _patches(self, x: np.ndarray) -> np.ndarray:
+        """im2col of `x` ``(n, C, H, W)`` in reused buffers: ``(K, n*P)``."""
         n, c, h, w = x.shape
         k, s, p = self.kernel_size, self.stride, self.padding
         if p:
             # The zero border is written once; only the interior is refreshed each call.
-            shape = (capacity, c, h + 2 * p, w + 2 * p)
-            x = pad2d(x, p, out=self._buffer("padded", shape, x.dtype, zero=True)[:n])
+            # The buffer is channel-major, like everything between the fast layers.
+            shape = (c, n, h + 2 * p, w + 2 * p)
+            padded = self._buffer("padded", shape, x.dtype, zero=True).transpose(1, 0, 2, 3)
+            x = pad2d(x, p, out=padded)
         ho = conv_output_size(h, k, s, p)
         wo = conv_output_size(w, k, s, p)
-        cols = self._buffer("cols", (capacity, c, k, k, ho, wo), x.dtype)[:n]
+        cols = self._buffer("cols", (c, k, k, n, ho, wo), x.dtype)
         return im2col(x, k, k, s, out=cols)
 
     def _pieces(self, n: int) -> list[tuple[int, int]]:
@@ -184,55 +207,58 @@ class Conv2D(Layer):
         w_mat = w.reshape(f, -1)  # (F, K)
         n = x.shape[0]
         self._x = x
+        y = np.empty((f, n, ho * wo), dtype=w.dtype)  # channel-major output
         pieces = self._pieces(n)
         if len(pieces) == 1:
-            self._cols = self._patches(x, max(n, CHUNK))  # (N, K, P), kept for backward
-            y = np.matmul(w_mat, self._cols)  # (F, K) @ (N, K, P) -> (N, F, P)
+            self._cols = self._patches(x)  # (K, N*P), kept for backward
+            np.matmul(w_mat, self._cols, out=y.reshape(f, n * ho * wo))  # the whole batch
         else:
             # A big batch: piece by piece, so the patch matrix stays small.
             self._cols = None
-            y = np.empty((n, f, ho * wo), dtype=w.dtype)
             for start, stop in pieces:
-                np.matmul(w_mat, self._patches(x[start:stop], CHUNK), out=y[start:stop])
+                y_piece = y[:, start:stop].reshape(f, -1)  # a view: rows of y, in place
+                np.matmul(w_mat, self._patches(x[start:stop]), out=y_piece)
         if self.bias is not None:
-            y += self.bias.data[:, None]
-        return y.reshape(n, f, ho, wo)
+            y += self.bias.data[:, None, None]
+        return y.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)  # (N, F, Ho, Wo) view
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         w = self.weight.data
         if dy.dtype != w.dtype:
             dy = dy.astype(w.dtype)
         n, f, ho, wo = dy.shape
-        dy = dy.reshape(n, f, ho * wo)  # (N, F, P)
+        # g: (F, N, P). No copy when dy is channel-major, as the layers after a conv
+        # produce it; otherwise this is the one transpose of the backward pass.
+        g = dy.transpose(1, 0, 2, 3).reshape(f, n, ho * wo)
         if self.bias is not None:
-            self.bias.grad = dy.sum(axis=2).sum(axis=0)  # over positions, then the batch
-        dw_t = np.zeros((w[0].size, f), dtype=w.dtype)  # dW transposed, (K, F)
-        dx = None
+            self.bias.grad = g.sum(axis=2).sum(axis=1)  # over positions, then the batch
         pieces = self._pieces(n)
+        dw = None
+        dx = None
         for start, stop in pieces:
             if self._cols is not None:
                 cols = self._cols
             else:  # a big batch: rebuild this piece's patches
-                cols = self._patches(self._x[start:stop], CHUNK)
-            g = dy[start:stop]
-            # dW = sum over the batch of dy[n] @ cols[n].T, computed transposed as
-            # cols[n] @ dy[n].T (K, F): the same numbers, and a faster shape for BLAS.
-            dw_t += np.matmul(cols, g.transpose(0, 2, 1)).sum(axis=0)
+                cols = self._patches(self._x[start:stop])
+            g_piece = g[:, start:stop]
+            g_mat = g_piece.reshape(f, -1)  # (F, n*P), a view of g's rows
+            dw_piece = g_mat @ cols.T  # (F, n*P) @ (n*P, K): every patch of every image
+            dw = dw_piece if dw is None else dw + dw_piece
             if self.needs_input_grad:
-                dx_piece = self._input_grad(g, ho, wo)
+                dx_piece = self._input_grad(g_piece, ho, wo)
                 if len(pieces) == 1:
                     dx = dx_piece
                 else:
                     if dx is None:
-                        dx = np.empty(self._x.shape, dtype=w.dtype)
+                        dx = channel_major(self._x.shape, w.dtype)
                     dx[start:stop] = dx_piece
-        self.weight.grad = np.ascontiguousarray(dw_t.T).reshape(w.shape)
+        self.weight.grad = dw.reshape(w.shape)
         return dx
 
-    def _input_grad(self, dy: np.ndarray, ho: int, wo: int) -> np.ndarray:
-        """dL/dx of images whose output gradient is `dy` ``(n, F, P)``: col2im(W^T dy)."""
+    def _input_grad(self, g: np.ndarray, ho: int, wo: int) -> np.ndarray:
+        """dL/dx of images whose output gradient is `g` ``(F, n, P)``: col2im(W^T g)."""
         w = self.weight.data
-        n, f = dy.shape[:2]
+        f, n = g.shape[:2]
         _, c, h, wd = self._x.shape
         k, s, p = self.kernel_size, self.stride, self.padding
         padded_shape = (n, c, h + 2 * p, wd + 2 * p)
@@ -240,13 +266,12 @@ class Conv2D(Layer):
         if s == 1:
             # Same maths, faster memory access: see functional.col2im_wide.
             width = padded_shape[3]
-            shape = (max(n, CHUNK), f, ho, width)
-            dy_wide = self._buffer("dy_wide", shape, w.dtype, zero=True)[:n]
-            dy_wide[:, :, :, :wo] = dy.reshape(n, f, ho, wo)  # junk columns stay 0
-            dcols = np.matmul(w_mat_t, dy_wide.reshape(n, f, -1))  # (n, K, Ho*W)
+            g_wide = self._buffer("g_wide", (f, n, ho, width), w.dtype, zero=True)
+            g_wide[:, :, :, :wo] = g.reshape(f, n, ho, wo)  # junk columns stay 0
+            dcols = w_mat_t @ g_wide.reshape(f, -1)  # (K, n*Ho*W)
             dx = col2im_wide(dcols, padded_shape, k, k)
         else:
-            dcols = np.matmul(w_mat_t, dy)  # (K, F) @ (n, F, P) -> (n, K, P)
+            dcols = w_mat_t @ g.reshape(f, -1)  # (K, F) @ (F, n*P) -> (K, n*P)
             dx = col2im(dcols, padded_shape, k, k, s)
         if p:
             dx = dx[:, :, p:-p, p:-p]  # the padding zeros are not inputs

@@ -3,8 +3,8 @@
 Two kinds of code live here.
 
 * **Fast building blocks** used by the layers: `conv_output_size` (the one place for the
-  output-size formula), `pad2d`, `im2col` and `col2im`. They turn a convolution into a
-  single matrix product.
+  output-size formula), `pad2d`, `im2col` and `col2im`. They turn the convolution of a
+  whole batch into a single matrix product.
 * **Loop references** (`conv2d_naive`, `conv2d_backward_naive`, `maxpool2d_naive`, ...)
   written for a reader: explicit loops over every output position, comments, no tricks.
   They are slow (thousands of times slower), and that is fine: the tests check the fast
@@ -17,9 +17,13 @@ The im2col idea
 ---------------
 A convolution slides each filter over the image and takes a dot product at every
 position. If we copy every ``C x kH x kW`` patch the filter looks at into one column of a
-matrix ``cols``, the whole convolution becomes one matrix product::
+matrix ``cols`` (the patches of every image of the batch side by side), the whole
+convolution becomes one matrix product::
 
-    y[n] = W.reshape(F, C*kH*kW) @ cols[n]          # (F, K) @ (K, Ho*Wo) -> (F, Ho*Wo)
+    y = W.reshape(F, C*kH*kW) @ cols        # (F, K) @ (K, N*Ho*Wo) -> (F, N*Ho*Wo)
+
+``y`` holds channel ``f`` of every image in row ``f``: it is channel-major, the memory
+layout the fast layers keep between them (see "Memory layout" below).
 
 We build ``cols`` without a Python loop over positions: for each of the ``kH*kW`` kernel
 offsets ``(i, j)``, the pixels that offset sees at every output position form a strided
@@ -80,6 +84,33 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 # --------------------------------------------------------------------------------------
 # Fast building blocks
 # --------------------------------------------------------------------------------------
+#
+# Memory layout. Arrays keep the (N, C, H, W) *shape* everywhere, but the fast layers
+# store their images channel by channel in memory: all N images of channel 0, then all of
+# channel 1, ... (a (C, N, H, W) array seen through ``.transpose(1, 0, 2, 3)``). In that
+# layout the patches of a whole batch form one (C*kH*kW, N*Ho*Wo) matrix, a convolution
+# is ONE matrix product whose result is already channel-major, and nothing has to be
+# transposed between layers. Element-wise NumPy operations follow the memory order of
+# their inputs, so ReLU and pooling keep the layout without knowing about it.
+
+
+def channel_major(shape: tuple[int, int, int, int], dtype, zero: bool = False) -> np.ndarray:
+    """A new ``(N, C, H, W)`` array stored channel by channel (``(C, N, H, W)`` in memory).
+
+    Parameters
+    ----------
+    shape : (N, C, H, W)
+    dtype : NumPy dtype
+    zero : bool
+        Fill with zeros (otherwise the values are arbitrary).
+
+    Returns
+    -------
+    (N, C, H, W) array, a transposed view of a C-contiguous ``(C, N, H, W)`` array.
+    """
+    n, c, h, w = shape
+    make = np.zeros if zero else np.empty
+    return make((c, n, h, w), dtype).transpose(1, 0, 2, 3)
 
 
 def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -95,13 +126,14 @@ def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndar
 
     Returns
     -------
-    (N, C, H + 2p, W + 2p) array (`x` itself when padding is 0).
+    (N, C, H + 2p, W + 2p) array (`x` itself when padding is 0), channel-major in memory
+    unless `out` says otherwise.
     """
     if padding == 0:
         return x
     n, c, h, w = x.shape
     if out is None:
-        out = np.zeros((n, c, h + 2 * padding, w + 2 * padding), dtype=x.dtype)
+        out = channel_major((n, c, h + 2 * padding, w + 2 * padding), x.dtype, zero=True)
     out[:, :, padding : padding + h, padding : padding + w] = x
     return out
 
@@ -109,21 +141,22 @@ def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndar
 def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> np.ndarray:
     """Every patch of `x` as a read-only 6-D view, without copying anything.
 
-    ``view[n, c, i, j, oh, ow] = x[n, c, oh*stride + i, ow*stride + j]``: moving one step
+    ``view[c, i, j, n, oh, ow] = x[n, c, oh*stride + i, ow*stride + j]``: moving one step
     along ``i`` (``j``) moves one row (column) in `x`, and one step along ``oh`` (``ow``)
     moves ``stride`` rows (columns). So the view just reuses the strides of `x`, the last
     two multiplied by `stride`: NumPy then reads the overlapping patches straight from
-    the image. (For each kernel offset ``(i, j)``, ``view[:, :, i, j]`` is the strided
-    slice ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]``.)
+    the image. (For each kernel offset ``(i, j)``, ``view[:, i, j]`` is the strided slice
+    ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]`` with its two first
+    axes swapped.)
 
     Parameters
     ----------
-    x : (N, C, H, W) array
+    x : (N, C, H, W) array (any memory layout; channel-major is read fastest)
     kernel_h, kernel_w, stride : int
 
     Returns
     -------
-    (N, C, kH, kW, Ho, Wo) read-only view
+    (C, kH, kW, N, Ho, Wo) read-only view
     """
     n, c, h, w = x.shape
     ho = conv_output_size(h, kernel_h, stride)
@@ -131,8 +164,8 @@ def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> 
     sn, sc, sh, sw = x.strides
     return np.lib.stride_tricks.as_strided(
         x,
-        shape=(n, c, kernel_h, kernel_w, ho, wo),
-        strides=(sn, sc, sh, sw, sh * stride, sw * stride),
+        shape=(c, kernel_h, kernel_w, n, ho, wo),
+        strides=(sc, sh, sw, sn, sh * stride, sw * stride),
         writeable=False,
     )
 
@@ -153,23 +186,23 @@ def im2col(
     kernel_h, kernel_w : int
         Kernel size.
     stride : int
-    out : (N, C, kH, kW, Ho, Wo) array, optional
+    out : (C, kH, kW, N, Ho, Wo) array, optional
         Preallocated buffer to fill (saves allocating a large array every step).
 
     Returns
     -------
-    cols : (N, C*kH*kW, Ho*Wo) array
-        ``cols[n, (c, i, j), (oh, ow)] = x[n, c, oh*stride + i, ow*stride + j]``.
-        The row order ``(c, i, j)`` matches ``W.reshape(F, C*kH*kW)``, so the
-        convolution of sample ``n`` is ``W.reshape(F, -1) @ cols[n]``.
+    cols : (C*kH*kW, N*Ho*Wo) array
+        ``cols[(c, i, j), (n, oh, ow)] = x[n, c, oh*stride + i, ow*stride + j]``: one
+        column per patch, for every image of the batch. The row order ``(c, i, j)``
+        matches ``W.reshape(F, C*kH*kW)``, so the convolution of the whole batch is the
+        single product ``W.reshape(F, -1) @ cols``, of shape ``(F, N*Ho*Wo)``.
     """
-    n, c, h, w = x.shape
-    ho = conv_output_size(h, kernel_h, stride)
-    wo = conv_output_size(w, kernel_w, stride)
+    view = patch_view(x, kernel_h, kernel_w, stride)
+    c, kh, kw, n, ho, wo = view.shape
     if out is None:
-        out = np.empty((n, c, kernel_h, kernel_w, ho, wo), dtype=x.dtype)
-    out[...] = patch_view(x, kernel_h, kernel_w, stride)  # one copy does it all
-    return out.reshape(n, c * kernel_h * kernel_w, ho * wo)
+        out = np.empty(view.shape, dtype=x.dtype)
+    out[...] = view  # one copy does it all
+    return out.reshape(c * kh * kw, n * ho * wo)
 
 
 def col2im(
@@ -188,7 +221,7 @@ def col2im(
 
     Parameters
     ----------
-    cols : (N, C*kH*kW, Ho*Wo) array
+    cols : (C*kH*kW, N*Ho*Wo) array
     input_shape : (N, C, H, W)
         Shape of the (padded) input `im2col` was given.
     kernel_h, kernel_w, stride : int
@@ -197,21 +230,22 @@ def col2im(
 
     Returns
     -------
-    (N, C, H, W) array
+    (N, C, H, W) array (channel-major in memory unless `out` is given)
     """
     n, c, h, w = input_shape
     ho = conv_output_size(h, kernel_h, stride)
     wo = conv_output_size(w, kernel_w, stride)
-    cols6 = cols.reshape(n, c, kernel_h, kernel_w, ho, wo)
+    cols6 = cols.reshape(c, kernel_h, kernel_w, n, ho, wo)
     if out is None:
-        out = np.zeros(input_shape, dtype=cols.dtype)
+        out = channel_major(input_shape, cols.dtype, zero=True)
     else:
         out.fill(0)
+    out_cm = out.transpose(1, 0, 2, 3)  # (C, N, H, W), the order of cols6's axes
     h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     for i in range(kernel_h):
         for j in range(kernel_w):
             # A pixel inside several patches gets one contribution from each: "+=".
-            out[:, :, i : i + h_end : stride, j : j + w_end : stride] += cols6[:, :, i, j]
+            out_cm[:, :, i : i + h_end : stride, j : j + w_end : stride] += cols6[:, i, j]
     return out
 
 
@@ -229,12 +263,12 @@ def col2im_wide(
     ``Ho x Wo``, the ``W - Wo`` extra positions per row being junk whose gradient is zero),
     the pixels seen at kernel offset ``(i, j)`` are one *contiguous* run of the flat image,
     ``flat[i*W + j : i*W + j + Ho*W]``. So each of the ``kH*kW`` additions is one long
-    contiguous add instead of ``Ho`` short strided ones, which NumPy runs several times
-    faster. The junk positions wrap into the next row but add zeros there.
+    contiguous add per image instead of ``Ho`` short strided ones, which NumPy runs several
+    times faster. The junk positions wrap into the next row but add zeros there.
 
     Parameters
     ----------
-    dcols_wide : (N, C*kH*kW, Ho*W) array
+    dcols_wide : (C*kH*kW, N*Ho*W) array
         Patch gradients on the wide grid; zero at the junk positions ``ow >= Wo``
         (e.g. ``W_mat.T @ dy_wide`` with ``dy`` padded by zero columns to width ``W``).
     input_shape : (N, C, H, W)
@@ -243,19 +277,20 @@ def col2im_wide(
 
     Returns
     -------
-    (N, C, H, W) array, equal to ``col2im`` of the same gradients with stride 1.
+    (N, C, H, W) array (channel-major in memory), equal to ``col2im`` of the same
+    gradients with stride 1.
     """
     n, c, h, w = input_shape
     ho = h - kernel_h + 1
     run = ho * w
-    cols = dcols_wide.reshape(n, c, kernel_h, kernel_w, run)
+    cols = dcols_wide.reshape(c, kernel_h, kernel_w, n, run)
     # kW - 1 spare values at the end: the last run overhangs the image by its junk tail.
-    flat = np.zeros((n, c, h * w + kernel_w - 1), dtype=dcols_wide.dtype)
+    flat = np.zeros((c, n, h * w + kernel_w - 1), dtype=dcols_wide.dtype)
     for i in range(kernel_h):
         for j in range(kernel_w):
             start = i * w + j
-            flat[:, :, start : start + run] += cols[:, :, i, j]
-    return flat[:, :, : h * w].reshape(n, c, h, w)
+            flat[:, :, start : start + run] += cols[:, i, j]
+    return flat[:, :, : h * w].reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 
 # --------------------------------------------------------------------------------------

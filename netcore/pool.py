@@ -7,7 +7,9 @@ inside the window::
 
 ``view(i, j)[n, c, oh, ow]`` is the value at offset ``(i, j)`` of window ``(oh, ow)``.
 Combining the ``k*k`` views element by element (max or mean) pools every window of the
-batch at once, with no Python loop over positions and no copy of the input.
+batch at once, with no Python loop over positions and no copy of the input. The results
+keep the memory layout of the input (channel-major after a `Conv2D`), so the next
+convolution reads them without a transpose.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ class _Pool2D(Layer):
                 raise ValueError(f"{name}: {arg} must be a whole number >= 1, got {value!r}")
         self.kernel_size = int(kernel_size)
         self.stride = self.kernel_size if stride is None else int(stride)
-        self._x_shape: tuple[int, ...] | None = None
+        self._x: np.ndarray | None = None
 
     def output_shape(self, input_shape):
         input_shape = tuple(input_shape)
@@ -96,20 +98,18 @@ class MaxPool2D(_Pool2D):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, ho, wo = self._check_input(x)
-        n, c, h, w = x.shape
+        _, _, h, w = x.shape
         if self.kernel_size == self.stride == 2 and h == 2 * ho and w == 2 * wo:
-            # The common 2x2 case, faster: first the max of each pair of rows (two
-            # contiguous rows at a time, which NumPy vectorises well), then of each pair
-            # of columns of that.
-            rows = x.reshape(n * c * ho, 2, w)
-            pair_max = np.maximum(rows[:, 0], rows[:, 1])
-            y = np.maximum(pair_max[:, 0::2], pair_max[:, 1::2]).reshape(n, c, ho, wo)
+            # The common case, faster; the winners are only worth finding for training
+            # (after an evaluation forward, backward finds them the general way below).
+            y, self._winners = _max_2x2(x, find_winners=self.training)
         else:
             views = _window_views(x, self.kernel_size, self.stride, ho, wo)
-            y = np.maximum(views[0], views[1]) if len(views) > 1 else views[0].copy()
-            for view in views[2:]:
+            y = views[0].copy(order="K")  # "K": keep the memory layout of x
+            for view in views[1:]:
                 np.maximum(y, view, out=y)
-        self._x = x  # backward finds the winners by comparing x with y
+            self._winners = None  # backward finds them by comparing x with y
+        self._x = x
         self._y = y
         return y
 
@@ -120,14 +120,18 @@ class MaxPool2D(_Pool2D):
         k, s = self.kernel_size, self.stride
         _, _, h, w = x.shape
         _, _, ho, wo = dy.shape
-        x_views = _window_views(x, k, s, ho, wo)
         # Windows that tile the input exactly write every dx value; otherwise start at 0.
         tiles = s == k and h == k * ho and w == k * wo
-        dx = np.empty(x.shape, dy.dtype) if tiles else np.zeros(x.shape, dy.dtype)
+        dx = np.empty_like(x, dtype=dy.dtype) if tiles else np.zeros_like(x, dtype=dy.dtype)
         dx_views = _window_views(dx, k, s, ho, wo)
+        if self._winners is not None:  # 2x2: the winners were found in forward
+            for wins, dx_view in zip(self._winners, dx_views, strict=True):
+                np.multiply(dy, wins, out=dx_view)
+            return dx
         # Walk the window positions in row-major order; a position gets the gradient if it
         # holds the maximum and no earlier position of its window has claimed it.
         # (Masks multiplied in, rather than np.where, keep this fast: no branches.)
+        x_views = _window_views(x, k, s, ho, wo)
         claimed = np.zeros(y.shape, dtype=bool)
         for t, (x_view, dx_view) in enumerate(zip(x_views, dx_views, strict=True)):
             if t == len(x_views) - 1:
@@ -141,6 +145,43 @@ class MaxPool2D(_Pool2D):
             else:
                 np.multiply(dy, wins, out=dx_view)
         return dx
+
+
+def _max_2x2(x: np.ndarray, find_winners: bool = True):
+    """2x2 max-pool, stride 2, and where each window's first maximum is.
+
+    Parameters
+    ----------
+    x : (N, C, 2*Ho, 2*Wo) array
+    find_winners : bool
+        Also return the winners (otherwise None).
+
+    Returns
+    -------
+    y : (N, C, Ho, Wo) array, in the memory layout of `x`
+    winners : four (N, C, Ho, Wo) bool arrays, one per window position in row-major
+        order (top-left, top-right, bottom-left, bottom-right): True where that position
+        is the first maximum of its window. Exactly one is True per window.
+    """
+    ho, wo = x.shape[2] // 2, x.shape[3] // 2
+    a, b, c, d = _window_views(x, 2, 2, ho, wo)  # a b
+    top = np.maximum(a, b)  #                       c d
+    bottom = np.maximum(c, d)
+    y = np.maximum(top, bottom)
+    if not find_winners:
+        return y, None
+    # On a tie the earlier position wins, so a later one wins only if strictly greater.
+    b_beats_a = b > a
+    d_beats_c = d > c
+    bottom_wins = bottom > top
+    top_wins = ~bottom_wins
+    winners = (
+        top_wins & ~b_beats_a,
+        top_wins & b_beats_a,
+        bottom_wins & ~d_beats_c,
+        bottom_wins & d_beats_c,
+    )
+    return y, winners
 
 
 @register
@@ -162,17 +203,17 @@ class AvgPool2D(_Pool2D):
     def forward(self, x: np.ndarray) -> np.ndarray:
         x, ho, wo = self._check_input(x)
         views = _window_views(x, self.kernel_size, self.stride, ho, wo)
-        y = views[0].copy()
+        y = views[0].copy(order="K")  # "K": keep the memory layout of x
         for view in views[1:]:
             y += view
         y *= 1.0 / len(views)
-        self._x_shape = x.shape
+        self._x = x
         return y
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
-        dx = np.zeros(self._x_shape, dtype=dy.dtype)
+        dx = np.zeros_like(self._x, dtype=dy.dtype)
         _, _, ho, wo = dy.shape
         share = dy * (1.0 / self.kernel_size**2)
         for view in _window_views(dx, self.kernel_size, self.stride, ho, wo):

@@ -48,11 +48,25 @@ def test_im2col_layout_matches_definition():
     k, s = 2, 2
     cols = F.im2col(x, k, k, s)
     ho, wo = F.conv_output_size(6, k, s), F.conv_output_size(5, k, s)
+    assert cols.shape == (3 * k * k, 2 * ho * wo)
     for n in range(2):
         for oh in range(ho):
             for ow in range(wo):
                 patch = x[n, :, oh * s : oh * s + k, ow * s : ow * s + k].reshape(-1)
-                np.testing.assert_array_equal(cols[n, :, oh * wo + ow], patch)
+                np.testing.assert_array_equal(cols[:, (n * ho + oh) * wo + ow], patch)
+
+
+def test_im2col_reads_any_memory_layout():
+    # The fast layers hand each other channel-major arrays; the result must not depend
+    # on the layout, only on the values.
+    rng = np.random.default_rng(2)
+    x = rng.standard_normal((3, 2, 7, 6))
+    x_cm = F.channel_major(x.shape, x.dtype)
+    x_cm[...] = x
+    assert not x_cm.flags.c_contiguous
+    np.testing.assert_array_equal(F.im2col(x_cm, 3, 3, 2), F.im2col(x, 3, 3, 2))
+    padded = F.pad2d(x, 2)
+    np.testing.assert_array_equal(padded, np.pad(x, ((0, 0), (0, 0), (2, 2), (2, 2))))
 
 
 CONV_CASES = [
@@ -177,6 +191,28 @@ def test_maxpool_matches_loop_reference(case, tied):
     np.testing.assert_allclose(dx, dx_ref, rtol=1e-6, atol=1e-6)
 
 
+@pytest.mark.parametrize("training", [True, False])
+@pytest.mark.parametrize("channel_major", [True, False])
+def test_maxpool_2x2_any_layout_and_mode_matches_loop_reference(training, channel_major):
+    # The 2x2 fast path finds the winners in a training forward; after an evaluation
+    # forward the backward finds them the general way. Both, on either memory layout.
+    rng = np.random.default_rng(14)
+    x = _tied_input(rng, (3, 4, 6, 8))
+    if channel_major:
+        x_cm = F.channel_major(x.shape, x.dtype)
+        x_cm[...] = x
+        x = x_cm
+    pool = MaxPool2D(2)
+    pool.training = training
+    y = pool.forward(x)
+    y_ref, argmax = F.maxpool2d_naive(x, 2)
+    np.testing.assert_array_equal(y, y_ref)
+    dy = rng.standard_normal(y.shape).astype(np.float32)
+    np.testing.assert_array_equal(
+        pool.backward(dy), F.maxpool2d_backward_naive(dy, argmax, x.shape)
+    )
+
+
 def test_maxpool_ties_route_to_first_maximum_only():
     x = np.zeros((1, 1, 4, 4), dtype=np.float32)  # every window is a four-way tie
     x[0, 0, 3, 3] = -1.0
@@ -270,11 +306,11 @@ def test_col2im_wide_equals_col2im():
     rng = np.random.default_rng(13)
     n, c, h, w, k = 2, 3, 7, 6, 3
     ho, wo = h - k + 1, w - k + 1
-    dcols = rng.standard_normal((n, c * k * k, ho * wo))
-    wide = np.zeros((n, c * k * k, ho, w))
-    wide[..., :wo] = dcols.reshape(n, -1, ho, wo)
+    dcols = rng.standard_normal((c * k * k, n * ho * wo))
+    wide = np.zeros((c * k * k, n, ho, w))
+    wide[..., :wo] = dcols.reshape(-1, n, ho, wo)
     np.testing.assert_allclose(
-        F.col2im_wide(wide.reshape(n, -1, ho * w), (n, c, h, w), k, k),
+        F.col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, k),
         F.col2im(dcols, (n, c, h, w), k, k, 1),
         atol=1e-12,
     )
