@@ -17,7 +17,9 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from netcore.activations import ReLU
 from netcore.base import DTYPE, LAYER_TYPES, Layer, Parameter
+from netcore.pool import MaxPool2D
 from netcore.summary import ModelSummary, describe
 
 
@@ -27,9 +29,12 @@ class Sequential:
     Parameters
     ----------
     layers : list of Layer
-        Run in this order. The first layer's input never needs a gradient during training,
-        so its ``needs_input_grad`` is set to False (a conv then skips its col2im); ask for
-        the input gradient explicitly with ``backward(dy, input_grad=True)``.
+        Run in this order. The network's input never needs a gradient during training,
+        so the first layer (and any layer without weights before the first one with
+        weights) gets ``needs_input_grad = False`` (a conv then skips its col2im); ask for
+        the input gradient explicitly with ``backward(dy, input_grad=True)``. Each ReLU
+        directly followed by a MaxPool2D runs as one step, pooling first (the same
+        numbers, less work; see `_PoolThenReLU`), except in ``forward(x, capture=True)``.
 
     Attributes
     ----------
@@ -43,7 +48,18 @@ class Sequential:
         for i, layer in enumerate(self.layers):
             if not isinstance(layer, Layer):
                 raise TypeError(f"layer {i} is a {type(layer).__name__}, not a netcore Layer")
-            layer.needs_input_grad = i > 0
+        # Training needs dL/dx only where a layer with weights lies upstream: the first
+        # layer, and a Flatten (or any layer without weights) before the first weighted
+        # one, skip their input gradient (for an MLP that is a whole matrix product).
+        self._skips_input_grad: list[Layer] = []
+        weights_upstream = False
+        for layer in self.layers:
+            layer.needs_input_grad = weights_upstream
+            if not weights_upstream:
+                self._skips_input_grad.append(layer)
+            weights_upstream = weights_upstream or bool(layer.parameters())
+        self._steps = _fuse(self.layers)
+        self._last_run: list = self._steps  # what backward walks back through
         self.activations: list[np.ndarray] = []
 
     # -- running the network -----------------------------------------------------------
@@ -62,13 +78,16 @@ class Sequential:
         (N, ...) array: the last layer's output (logits for a classifier).
         """
         if capture:
+            # Layer by layer, without fusing: every layer's own output is wanted.
             self.activations = []
             for layer in self.layers:
                 x = layer.forward(x)
-                self.activations.append(np.array(x, copy=True))
+                self.activations.append(np.array(x, copy=True, order="C"))
+            self._last_run = self.layers
             return x
-        for layer in self.layers:
-            x = layer.forward(x)
+        for step in self._steps:
+            x = step.forward(x)
+        self._last_run = self._steps
         return x
 
     __call__ = forward
@@ -86,16 +105,18 @@ class Sequential:
         -------
         (N, ...) array dL/dx when ``input_grad`` is True, else None.
         """
-        first = self.layers[0] if self.layers else None
-        if input_grad and first is not None:
-            first.needs_input_grad = True
+        if input_grad:
+            for layer in self._skips_input_grad:
+                layer.needs_input_grad = True
         try:
-            for layer in reversed(self.layers):
-                dy = layer.backward(dy)
+            for step in reversed(self._last_run):
+                dy = step.backward(dy)
         finally:
-            if first is not None:
-                first.needs_input_grad = False
-        return dy if input_grad else None
+            for layer in self._skips_input_grad:
+                layer.needs_input_grad = False
+        if not input_grad:
+            return None
+        return np.ascontiguousarray(dy)  # plain (N, ...) memory order for the caller
 
     def predict_proba(self, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
         """Class probabilities in eval mode, computed in batches to bound memory.
@@ -293,6 +314,43 @@ class Sequential:
         return twin
 
     clone = copy
+
+
+class _PoolThenReLU:
+    """A ReLU followed by a MaxPool2D, run in the other order: pool first, then ReLU.
+
+    Both orders give the same numbers, forward and backward: ReLU never changes which
+    value of a window is largest (it keeps the order of positive values and sends all
+    the others to 0), so ``maxpool(relu(x)) == relu(maxpool(x))``, and the gradient
+    reaches the same winning input in both cases (or is 0 in both, when the window
+    holds no positive value). Pooling first lets the ReLU work on an output four times
+    smaller. The two layers' own ``forward``/``backward`` do the work.
+    """
+
+    def __init__(self, relu: ReLU, pool: MaxPool2D):
+        self.relu, self.pool = relu, pool
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        return self.relu.forward(self.pool.forward(x))
+
+    def backward(self, dy: np.ndarray) -> np.ndarray | None:
+        if not self.relu.needs_input_grad:
+            return None
+        return self.pool.backward(self.relu.backward(dy))
+
+
+def _fuse(layers: list[Layer]) -> list:
+    """The steps `Sequential.forward` runs: the layers, each ReLU + MaxPool2D as one."""
+    steps, i = [], 0
+    while i < len(layers):
+        pair = layers[i : i + 2]
+        if [type(layer) for layer in pair] == [ReLU, MaxPool2D]:
+            steps.append(_PoolThenReLU(*pair))
+            i += 2
+        else:
+            steps.append(layers[i])
+            i += 1
+    return steps
 
 
 def softmax(z: np.ndarray) -> np.ndarray:

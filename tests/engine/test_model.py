@@ -100,6 +100,49 @@ def test_first_layer_skips_input_gradient_unless_asked():
     assert model[0].needs_input_grad is False  # restored
 
 
+def test_mlp_after_flatten_skips_input_gradient_of_first_dense():
+    # Nothing before the first Dense has weights: training never needs its dL/dx.
+    model = Sequential([Flatten(), Dense(12, 5, rng=rng()), ReLU(), Dense(5, 3, rng=rng())])
+    assert [layer.needs_input_grad for layer in model] == [False, False, True, True]
+    x = rng(3).standard_normal((4, 3, 2, 2)).astype(np.float32)
+    out = model.forward(x)
+    assert model.backward(np.ones_like(out)) is None
+    dw = model[1].weight.grad.copy()
+    dx = model.backward(np.ones_like(out), input_grad=True)
+    assert dx.shape == x.shape and np.abs(dx).sum() > 0
+    np.testing.assert_array_equal(model[1].weight.grad, dw)
+    assert [layer.needs_input_grad for layer in model] == [False, False, True, True]
+
+
+def test_relu_maxpool_pair_runs_fused_with_the_same_numbers():
+    # Sequential pools before the ReLU (less work); capture=True runs layer by layer.
+    # Forward and backward must agree exactly, ties included (zeros everywhere).
+    layers = [
+        Conv2D(1, 3, 3, padding=1, rng=rng()),
+        ReLU(),
+        MaxPool2D(2),
+        Flatten(),
+        Dense(27, 4, rng=rng()),
+    ]
+    model = Sequential(layers)
+    assert len(model._steps) == 4  # the ReLU + MaxPool2D pair is one step
+    x = np.zeros((5, 1, 6, 6), dtype=np.float32)
+    x[:, :, 1:4, 2:5] = rng(4).integers(-2, 3, size=(5, 1, 3, 3))
+    labels = np.array([0, 1, 2, 3, 0])
+    loss = CrossEntropyLoss()
+    results = []
+    for capture in (False, True):
+        logits = model.forward(x, capture=capture)
+        loss.forward(logits, labels)
+        dx = model.backward(loss.backward(), input_grad=True)
+        results.append((logits.copy(), dx, [p.grad.copy() for p in model.parameters()]))
+    (y0, dx0, g0), (y1, dx1, g1) = results
+    np.testing.assert_array_equal(y0, y1)
+    np.testing.assert_allclose(dx0, dx1, rtol=1e-6, atol=1e-7)
+    for a, b in zip(g0, g1, strict=True):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+
+
 def test_input_gradient_matches_finite_differences():
     model = to_float64(small_cnn()).eval()  # eval: no batch-dependence, no dropout
     x = rng(2).standard_normal((2, 2, 6, 6))
