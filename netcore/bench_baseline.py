@@ -5,7 +5,10 @@ loop over positions, BLAS for every product, but none of the care of the real la
 
 * convolution on ``np.pad``-ded input through ``sliding_window_view`` windows and
   ``np.tensordot`` (which copies and transposes the windows internally on every call);
-* every layer computes its input gradient, the first one included;
+* every layer computes its input gradient, the first one included (through the window
+  gradients in ``(C, k, k, N, Ho, Wo)`` order, whose ``k*k`` slices are read row by row:
+  the other order, ``(N, Ho, Wo, C, k, k)``, reads every value from a different cache
+  line and would make the baseline slower than a first version honestly is);
 * max-pool backward with an equality mask over window views (which also sends the
   gradient to every tied maximum: the classic bug the real layer avoids);
 * fresh arrays everywhere.
@@ -47,14 +50,14 @@ class PlainConv2D:
         k = self.weight.shape[2]
         self.db = dy.sum(axis=(0, 2, 3))
         self.dw = np.tensordot(dy, self.windows, axes=([0, 2, 3], [0, 2, 3]))  # (F, C, k, k)
-        dwin = np.tensordot(dy, self.weight, axes=([1], [0]))  # (N, Ho, Wo, C, k, k)
+        dwin = np.tensordot(self.weight, dy, axes=([0], [1]))  # (C, k, k, N, Ho, Wo)
         dxp = np.zeros_like(self.xp)
         ho, wo = dy.shape[2], dy.shape[3]
         for i in range(k):
             for j in range(k):
-                dxp[:, :, i : i + s * ho : s, j : j + s * wo : s] += dwin[
-                    :, :, :, :, i, j
-                ].transpose(0, 3, 1, 2)
+                dxp[:, :, i : i + s * ho : s, j : j + s * wo : s] += dwin[:, i, j].transpose(
+                    1, 0, 2, 3
+                )
         h, w = self.x_shape[2], self.x_shape[3]
         return dxp[:, :, p : p + h, p : p + w]
 
