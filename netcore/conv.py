@@ -42,8 +42,8 @@ Speed notes (each measured; see ``python -m netcore.bench``):
 * one big matrix product per pass instead of one per image: BLAS runs it near its peak;
 * the channel-major layout means no transpose anywhere on the way: the patches are read
   from contiguous rows, the output comes out of the product ready for the next layer;
-* the padded input and the patch matrix live in buffers reused from step to step
-  (allocating megabytes every step costs time);
+* the padded input, the patch matrix and the patch gradients live in buffers reused
+  from step to step (a fresh array of megabytes costs its page faults at every step);
 * for stride 1, the col2im runs on "wide" rows (`netcore.functional.col2im_wide`):
   the same additions as contiguous runs instead of short strided rows;
 * batches above `KEEP_PATCHES_UP_TO` images go through in pieces of `CHUNK`, so that
@@ -268,10 +268,12 @@ class Conv2D(Layer):
             width = padded_shape[3]
             g_wide = self._buffer("g_wide", (f, n, ho, width), w.dtype, zero=True)
             g_wide[:, :, :, :wo] = g.reshape(f, n, ho, wo)  # junk columns stay 0
-            dcols = w_mat_t @ g_wide.reshape(f, -1)  # (K, n*Ho*W)
+            dcols = self._buffer("dcols", (w_mat_t.shape[0], g_wide[0].size), w.dtype)
+            np.matmul(w_mat_t, g_wide.reshape(f, -1), out=dcols)  # (K, n*Ho*W)
             dx = col2im_wide(dcols, padded_shape, k, k)
         else:
-            dcols = w_mat_t @ g.reshape(f, -1)  # (K, F) @ (F, n*P) -> (K, n*P)
+            dcols = self._buffer("dcols", (w_mat_t.shape[0], g[0].size), w.dtype)
+            np.matmul(w_mat_t, g.reshape(f, -1), out=dcols)  # (K, F) @ (F, n*P) -> (K, n*P)
             dx = col2im(dcols, padded_shape, k, k, s)
         if p:
             dx = dx[:, :, p:-p, p:-p]  # the padding zeros are not inputs
