@@ -141,20 +141,28 @@ class Dense(Layer):
 class Flatten(Layer):
     """Reshape ``(N, C, H, W)`` (or any ``(N, ...)``) to ``(N, C*H*W)``; no arithmetic.
 
-    Backward reshapes the gradient back: every value keeps its place.
+    Backward reshapes the gradient back: every value keeps its place. When the input was
+    stored channel-major (the output of a conv or pooling layer), the gradient is laid
+    out the same way, so that the layers before work on matching memory layouts (a
+    mismatch slows every element-wise operation down several times).
     """
 
     def __init__(self):
-        self._shape: tuple[int, ...] | None = None
+        self._x: np.ndarray | None = None
 
     def forward(self, x: np.ndarray) -> np.ndarray:
-        self._shape = x.shape
+        self._x = x
         return x.reshape(x.shape[0], -1)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         if not self.needs_input_grad:
             return None
-        return dy.reshape(self._shape)
+        x = self._x
+        if x.flags.c_contiguous:
+            return dy.reshape(x.shape)
+        dx = np.empty_like(x, dtype=dy.dtype)  # the memory layout of x
+        dx[...] = dy.reshape(x.shape)
+        return dx
 
     def output_shape(self, input_shape):
         return (math.prod(input_shape),)

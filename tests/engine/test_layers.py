@@ -270,3 +270,16 @@ def test_conv_reuses_buffers_but_outputs_are_fresh():
     np.testing.assert_array_equal(y1, y1_copy)  # an earlier output is not overwritten
     # a new batch size after training batches still works
     assert conv.forward(x1[:1]).shape == (1, 2, 6, 6)
+
+
+def test_flatten_gives_back_the_gradient_in_the_input_memory_layout():
+    from netcore.functional import channel_major
+
+    x = channel_major((2, 3, 2, 2), np.float32)
+    x[...] = np.arange(24, dtype=np.float32).reshape(2, 3, 2, 2)
+    flat = Flatten()
+    np.testing.assert_array_equal(flat.forward(x), x.reshape(2, -1))
+    dy = np.arange(24, dtype=np.float32).reshape(2, 12) * 10
+    dx = flat.backward(dy)
+    np.testing.assert_array_equal(dx, dy.reshape(2, 3, 2, 2))
+    assert dx.strides == x.strides
