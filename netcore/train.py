@@ -267,6 +267,7 @@ class Trainer:
             if i in relus:
                 outputs[i] = (x > 0).any(axis=0)  # per unit: fired for some sample
         self.monitor.record_alive(outputs)
+        self.model._last_run = self.model.layers  # backward walks the layers just run
         return x
 
     def _keep_last_good(self, step: int) -> None:
