@@ -57,7 +57,7 @@ class CrossEntropyLoss:
                 f"CrossEntropyLoss expects one label per sample, shape ({n},), but gets "
                 f"{labels.shape}; pass class indices, not one-hot vectors"
             )
-        if not np.issubdtype(labels.dtype, np.integer):
+        if labels.dtype.kind not in "iu":  # signed or unsigned integers
             raise ValueError(
                 f"CrossEntropyLoss expects integer class indices but gets {labels.dtype} labels"
             )
@@ -72,7 +72,8 @@ class CrossEntropyLoss:
         rows = np.arange(n)
         # -log p_y = log(sum_j exp(s_j)) - s_y
         nll = np.log(sum_exp[:, 0]) - shifted[rows, labels]
-        self.probs = exp / sum_exp
+        exp /= sum_exp  # now the probabilities, in place (no new array)
+        self.probs = exp
         self._labels = labels
         return float(nll.mean())
 
