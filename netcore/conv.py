@@ -42,10 +42,11 @@ Speed notes (each measured; see ``python -m netcore.bench``):
 * one big matrix product per pass instead of one per image: BLAS runs it near its peak;
 * the channel-major layout means no transpose anywhere on the way: the patches are read
   from contiguous rows, the output comes out of the product ready for the next layer;
-* the padded input, the patch matrix and the patch gradients live in buffers reused
-  from step to step (a fresh array of megabytes costs its page faults at every step);
-* for stride 1, the col2im runs on "wide" rows (`netcore.functional.col2im_wide`):
-  the same additions as contiguous runs instead of short strided rows;
+* the padded input and the patch matrix live in buffers reused from step to step
+  (allocating megabytes every step costs time);
+* for stride 1, ``dx`` is computed one kernel offset at a time on "wide" rows
+  (`netcore.functional.conv_input_grad_wide`): the same sums as col2im, as contiguous
+  runs instead of short strided rows, without building the big ``(K, N*P)`` matrix;
 * batches above `KEEP_PATCHES_UP_TO` images go through in pieces of `CHUNK`, so that
   evaluating a test set does not build a patch matrix of hundreds of megabytes;
 * everything stays float32 (a float64 upcast would double the time silently).
@@ -59,7 +60,7 @@ from netcore.base import DTYPE, Layer, Parameter, register
 from netcore.functional import (
     channel_major,
     col2im,
-    col2im_wide,
+    conv_input_grad_wide,
     conv_output_size,
     im2col,
     pad2d,
@@ -262,16 +263,14 @@ class Conv2D(Layer):
         _, c, h, wd = self._x.shape
         k, s, p = self.kernel_size, self.stride, self.padding
         padded_shape = (n, c, h + 2 * p, wd + 2 * p)
-        w_mat_t = w.reshape(f, -1).T  # (K, F)
         if s == 1:
-            # Same maths, faster memory access: see functional.col2im_wide.
+            # Same maths, faster: see functional.conv_input_grad_wide.
             width = padded_shape[3]
             g_wide = self._buffer("g_wide", (f, n, ho, width), w.dtype, zero=True)
             g_wide[:, :, :, :wo] = g.reshape(f, n, ho, wo)  # junk columns stay 0
-            dcols = self._buffer("dcols", (w_mat_t.shape[0], g_wide[0].size), w.dtype)
-            np.matmul(w_mat_t, g_wide.reshape(f, -1), out=dcols)  # (K, n*Ho*W)
-            dx = col2im_wide(dcols, padded_shape, k, k)
+            dx = conv_input_grad_wide(g_wide.reshape(f, -1), w, padded_shape)
         else:
+            w_mat_t = w.reshape(f, -1).T  # (K, F)
             dcols = self._buffer("dcols", (w_mat_t.shape[0], g[0].size), w.dtype)
             np.matmul(w_mat_t, g.reshape(f, -1), out=dcols)  # (K, F) @ (F, n*P) -> (K, n*P)
             dx = col2im(dcols, padded_shape, k, k, s)

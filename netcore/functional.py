@@ -249,47 +249,51 @@ def col2im(
     return out
 
 
-def col2im_wide(
-    dcols_wide: np.ndarray,
-    input_shape: tuple[int, int, int, int],
-    kernel_h: int,
-    kernel_w: int,
+def conv_input_grad_wide(
+    g_wide: np.ndarray, weight: np.ndarray, input_shape: tuple[int, int, int, int]
 ) -> np.ndarray:
-    """`col2im` for stride 1, faster, from patch gradients laid out on "wide" rows.
+    """dL/dx of a stride-1 convolution: ``col2im(W_mat.T @ g)``, one kernel offset at a time.
 
-    The trick: flatten each (padded) image row after row. Shifting the kernel by
-    ``(i, j)`` then shifts every pixel it touches by the same ``i*W + j`` in the flat
-    image. If the output grid is also taken ``W`` wide (``Ho x W`` positions instead of
-    ``Ho x Wo``, the ``W - Wo`` extra positions per row being junk whose gradient is zero),
-    the pixels seen at kernel offset ``(i, j)`` are one *contiguous* run of the flat image,
-    ``flat[i*W + j : i*W + j + Ho*W]``. So each of the ``kH*kW`` additions is one long
-    contiguous add per image instead of ``Ho`` short strided ones, which NumPy runs several
-    times faster. The junk positions wrap into the next row but add zeros there.
+    The rows of the patch gradient ``W_mat.T @ g`` that belong to kernel offset ``(i, j)``
+    are ``W[:, :, i, j].T @ g`` (shape ``(C, N*Ho*Wo)``): the gradient of every pixel that
+    offset looked at. col2im adds each offset's rows back at that offset; doing it one
+    offset at a time gives the same sums without ever building the whole
+    ``(C*kH*kW, N*Ho*Wo)`` matrix (megabytes; one offset's share stays in the cache).
+
+    "Wide" rows make each addition one contiguous run per image: flatten each (padded)
+    image row after row; shifting the kernel by ``(i, j)`` then shifts every pixel it
+    touches by the same ``i*W + j`` in the flat image. If the output grid is also taken
+    ``W`` wide (``Ho x W`` positions instead of ``Ho x Wo``, the ``W - Wo`` extra positions
+    per row being junk whose gradient is zero), the pixels seen at offset ``(i, j)`` are
+    the contiguous run ``flat[i*W + j : i*W + j + Ho*W]``: one long add instead of ``Ho``
+    short strided ones, which NumPy runs several times faster. The junk positions wrap
+    into the next row but add zeros there.
 
     Parameters
     ----------
-    dcols_wide : (C*kH*kW, N*Ho*W) array
-        Patch gradients on the wide grid; zero at the junk positions ``ow >= Wo``
-        (e.g. ``W_mat.T @ dy_wide`` with ``dy`` padded by zero columns to width ``W``).
+    g_wide : (F, N*Ho*W) array
+        Output gradient on the wide grid, zero at the junk positions ``ow >= Wo``
+        (``dy`` padded by zero columns to width ``W``, channel-major).
+    weight : (F, C, kH, kW) array
     input_shape : (N, C, H, W)
         Shape of the padded input.
-    kernel_h, kernel_w : int
 
     Returns
     -------
-    (N, C, H, W) array (channel-major in memory), equal to ``col2im`` of the same
-    gradients with stride 1.
+    (N, C, H, W) array (channel-major in memory), equal to
+    ``col2im(W.reshape(F, -1).T @ g, input_shape, kH, kW)``.
     """
     n, c, h, w = input_shape
-    ho = h - kernel_h + 1
-    run = ho * w
-    cols = dcols_wide.reshape(c, kernel_h, kernel_w, n, run)
+    _, _, kernel_h, kernel_w = weight.shape
+    run = (h - kernel_h + 1) * w
     # kW - 1 spare values at the end: the last run overhangs the image by its junk tail.
-    flat = np.zeros((c, n, h * w + kernel_w - 1), dtype=dcols_wide.dtype)
+    flat = np.zeros((c, n, h * w + kernel_w - 1), dtype=g_wide.dtype)
+    part = np.empty((c, n * run), dtype=g_wide.dtype)
     for i in range(kernel_h):
         for j in range(kernel_w):
+            np.matmul(weight[:, :, i, j].T, g_wide, out=part)  # (C, F) @ (F, N*Ho*W)
             start = i * w + j
-            flat[:, :, start : start + run] += cols[:, i, j]
+            flat[:, :, start : start + run] += part.reshape(c, n, run)
     return flat[:, :, : h * w].reshape(c, n, h, w).transpose(1, 0, 2, 3)
 
 

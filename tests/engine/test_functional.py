@@ -302,15 +302,16 @@ def test_conv_big_batch_goes_in_pieces_and_matches_reference(stride, padding):
     )
 
 
-def test_col2im_wide_equals_col2im():
+def test_conv_input_grad_wide_equals_col2im():
     rng = np.random.default_rng(13)
-    n, c, h, w, k = 2, 3, 7, 6, 3
+    n, c, h, w, k, f = 2, 3, 7, 6, 3, 4
     ho, wo = h - k + 1, w - k + 1
-    dcols = rng.standard_normal((c * k * k, n * ho * wo))
-    wide = np.zeros((c * k * k, n, ho, w))
-    wide[..., :wo] = dcols.reshape(-1, n, ho, wo)
+    weight = rng.standard_normal((f, c, k, k))
+    g = rng.standard_normal((f, n, ho, wo))
+    g_wide = np.zeros((f, n, ho, w))
+    g_wide[..., :wo] = g
     np.testing.assert_allclose(
-        F.col2im_wide(wide.reshape(c * k * k, -1), (n, c, h, w), k, k),
-        F.col2im(dcols, (n, c, h, w), k, k, 1),
+        F.conv_input_grad_wide(g_wide.reshape(f, -1), weight, (n, c, h, w)),
+        F.col2im(weight.reshape(f, -1).T @ g.reshape(f, -1), (n, c, h, w), k, k, 1),
         atol=1e-12,
     )
