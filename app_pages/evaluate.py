@@ -209,8 +209,11 @@ with tab_runs:
                     "dataset": cfg.dataset,
                     "layers": f"{convs} conv + {dense} dense",
                     "optimizer, lr": f"{cfg.optimizer} {cfg.lr:g}",
+                    "schedule": cfg.schedule,
                     "batch": cfg.batch_size,
                     "epochs": cfg.epochs,
+                    "seed": cfg.seed,
+                    "train loss": m.get("recent_loss", m.get("train_loss")),
                     "val accuracy": m.get("val_accuracy"),
                     "val loss": m.get("val_loss"),
                     "steps": m.get("steps"),
@@ -226,6 +229,9 @@ with tab_runs:
                     "val accuracy", format="percent", min_value=0.0, max_value=1.0
                 ),
                 "val loss": st.column_config.NumberColumn(format="%.4f"),
+                "train loss": st.column_config.NumberColumn(
+                    format="%.4f", help="Mean training loss of the last 50 steps."
+                ),
             },
         )
         labels = {r["run_id"]: f"{r['name']} ({r['run_id'][-6:]})" for r in runs}

@@ -211,45 +211,76 @@ def maps_view():
             filename="probabilities",
         )
 
+    def enlarged(li: int, ch: int, key: str) -> None:
+        """Channel `ch` of layer `li` big, next to the filter that made it."""
+        z1, z2 = st.columns([3, 2])
+        with z1:
+            fig = channel_figure(acts[li][ch], title=f"{layer_label(li, m[li])} · channel {ch}")
+            show_chart(fig, key=key, filename=f"layer{li}-channel{ch}")
+        with z2:
+            conv = source_conv(m, li)
+            w = m[conv].named_parameters()[0][1].data[ch : ch + 1]
+            rgb = conv == channel_layers[0] and w.shape[1] == 3
+            zero = "mid grey = 0" if rgb else "white = 0"
+            slices = "" if rgb or w.shape[1] == 1 else " · a tile per input channel"
+            fig = filters_figure(
+                w,
+                mode="all",
+                rgb=rgb,
+                title=f"Filter {ch} of layer {conv}",
+                subtitle=zero + slices,
+                height=260,
+            )
+            show_chart(fig, key=f"{key}_filter", filename=f"layer{conv}-filter{ch}")
+
     if channel_layers:
         with st.container(border=True):
-            st.markdown("**Enlarge a channel**")
+            st.markdown("**Enlarge a channel** (or click a tile of a layer below)")
             e1, e2 = st.columns([2, 1])
             with e1:
                 li = inside.layer_select(m, channel_layers, key="fm.zoom_layer")
             n_ch = acts[li].shape[0]
             with e2:
                 ch = st.number_input("Channel", 0, n_ch - 1, 0, key="fm.zoom_channel")
-            ch = int(min(ch, n_ch - 1))
-            z1, z2 = st.columns([3, 2])
-            with z1:
-                fig = channel_figure(acts[li][ch], title=f"{layer_label(li, m[li])} · channel {ch}")
-                show_chart(fig, key="fm.zoom", filename=f"layer{li}-channel{ch}")
-            with z2:
-                conv = source_conv(m, li)
-                w = m[conv].named_parameters()[0][1].data[ch : ch + 1]
-                rgb = conv == channel_layers[0] and w.shape[1] == 3
-                fig = filters_figure(
-                    w,
-                    mode="all",
-                    rgb=rgb,
-                    title=f"Filter {ch} of layer {conv} (white = 0)",
-                    height=260,
-                )
-                show_chart(fig, key="fm.zoom_filter", filename=f"layer{conv}-filter{ch}")
+            enlarged(li, int(min(ch, n_ch - 1)), "fm.zoom")
 
+    clicked = st.session_state.get("fm.clicked")
     for i in layers:
         a = acts[i]
-        fig = activation_figure(a, per_channel=per_channel, layer_name=layer_label(i, m[i]))
+        clickable = i in channel_layers
+        fig = activation_figure(
+            a, per_channel=per_channel, layer_name=layer_label(i, m[i]), clickable=clickable
+        )
         flat = a.reshape(a.shape[0], -1) if a.ndim == 3 else a.reshape(1, -1)
-        show_chart(
+        inside.chart_with_data(
             fig,
             key=f"fm.layer{i}",
             filename=f"feature-maps-layer{i}",
             data=_layer_table(flat, a.ndim == 3),
-            live=False,
+            on_click=_tile_clicked(i) if clickable else None,
         )
+        if clicked is not None and clicked[0] == i and clicked[1] < a.shape[0]:
+            with st.container(border=True, key="fm.clicked_panel"):
+                enlarged(i, int(clicked[1]), "fm.click")
     st.session_state["fm.ms"] = timer.ms()
+
+
+def _tile_clicked(i: int):
+    """on_select callback of layer `i`'s montage: a click on a tile enlarges that channel
+    (below the montage, and in the "Enlarge a channel" box); a click beside it closes it."""
+
+    def pick():
+        event = st.session_state.get(f"fm.layer{i}.chart")
+        points = event["selection"]["points"] if event else []
+        if not points:
+            st.session_state.pop("fm.clicked", None)
+            return
+        ch = int(points[0].get("point_index", points[0].get("point_number", 0)))
+        st.session_state["fm.clicked"] = (i, ch)
+        st.session_state["fm.zoom_layer"] = i
+        st.session_state["fm.zoom_channel"] = ch
+
+    return pick
 
 
 def _layer_table(flat: np.ndarray, channels: bool) -> dict:

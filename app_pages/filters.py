@@ -66,9 +66,23 @@ if not convs:
         "the unit's template, its *filter*."
     )
 
+ALL = -1
+
+
+def layer_name(i: int) -> str:
+    return f"all {len(convs)} conv layers" if i == ALL else layer_label(i, model[i])
+
+
 c1, c2, c3 = st.columns([2, 2, 2])
 with c1:
-    layer = inside.layer_select(model, convs, key="filters.layer")
+    choice = st.selectbox(
+        "Layer",
+        [ALL, *convs] if len(convs) > 1 else convs,
+        format_func=lambda i: (
+            f"all {len(convs)} conv layers" if i == ALL else layer_label(i, model[i])
+        ),
+        key="filters.layer",
+    )
 with c2:
     range_choice = st.radio(
         "Colour range",
@@ -78,39 +92,48 @@ with c2:
         help="Shared: compare strengths across filters. Own: see every filter's pattern.",
     )
 per_filter = range_choice != "shared range"
+shown = convs if choice == ALL else [choice]
 
 
-w_now = weight_of(layer, None)
-if w_now.ndim == 2:  # first Dense layer of an MLP: one image per unit
-    w_now = dense_as_images(w_now, tuple(info["input_shape"]))
-in_c = w_now.shape[1]
+def in_channels(i: int) -> int:
+    w = weight_of(i, None)
+    # A Dense "filter" is an image of the network's input.
+    return int(info["input_shape"][0]) if w.ndim == 2 else int(w.shape[1])
+
+
+rgb_layer = convs[0] if in_channels(convs[0]) == 3 and is_conv(model[convs[0]]) else None
+deep = [i for i in shown if in_channels(i) > 1 and i != rgb_layer]
 rgb = False
 mode, channel = "average", 0
 with c3:
-    if layer == convs[0] and in_c == 3:
+    if rgb_layer in shown:
         rgb = st.toggle(
-            "Draw in colour",
+            "First layer in colour",
             value=True,
             key="filters.rgb",
-            help="Off: one grey-scale slice per input channel instead.",
+            help="Off: the first layer's filters like the others, one grey-scale tile per "
+            "input channel (red, green, blue) or their average.",
         )
-    if in_c > 1 and not rgb:
-        labels = {"average": "average", "channel": "one input channel", "all": "all"}
+    if deep or (rgb_layer in shown and not rgb):
+        labels = {"average": "average", "channel": "one input channel", "all": "each channel"}
+        options = list(labels) if len(shown) == 1 else ["average", "all"]
+        if st.session_state.get("filters.mode") not in options:
+            st.session_state.pop("filters.mode", None)  # "one channel" of a single layer
         mode = st.radio(
             "Input channels",
-            list(labels),
+            options,
             format_func=labels.get,
             horizontal=True,
             key="filters.mode",
+            help="A filter of a deeper layer has one slice per input channel: show their "
+            "average, one of them, or all (rows = filters, columns = input channels).",
         )
 if mode == "channel":
-    channel = st.slider("Input channel", 0, in_c - 1, 0, key="filters.channel")
+    channel = st.slider("Input channel", 0, in_channels(shown[0]) - 1, 0, key="filters.channel")
 
 
-p1, p2 = st.columns(2)
-with p1:
+with st.container(horizontal=True, vertical_alignment="center"):
     follow = inside.follow_toggle(info, "filters.follow")
-with p2:
     has_snapshots = inside.current_run_for(info) is not None
     play = has_snapshots and st.toggle(
         "Replay training",
@@ -120,36 +143,45 @@ with p2:
 REPLAY_S = 0.9
 
 
-@st.fragment(run_every=REPLAY_S if play else inside.live_every(info, follow))
-def filters_view():
-    timer = inside.Timer()
-    live_model, live_info = inside.refresh(model, info)
-    moment, step = inside.moment_picker(live_info, "filters", advance=play)
-    w = weight_of(layer, moment, live_model)
-    if w.ndim == 2:
-        w = dense_as_images(w, tuple(info["input_shape"]))
-    out_c = w.shape[0]
-    name = layer_label(layer, model[layer])
-    fig = filters_figure(
-        w, mode=mode, channel=int(channel), per_filter=per_filter, rgb=rgb, layer_name=name
-    )
-    inside.source_caption(live_info, step)
+def kernels_table(w: np.ndarray) -> dict:
+    """CSV columns: one row per (filter, input channel) kernel, one column per weight."""
+    out_c, in_c, _, kw = w.shape
     kernels = w.reshape(out_c * in_c, -1)
     data = {
         "filter": np.repeat(np.arange(out_c), in_c),
         "input_channel": np.tile(np.arange(in_c), out_c),
     }
     for j in range(kernels.shape[1]):
-        data[f"w{j // w.shape[3]}_{j % w.shape[3]}"] = kernels[:, j]
-    show_chart(
-        fig,
-        key="filters.grid",
-        data=data,
-        filename=f"filters-layer{layer}",
-        live=False,
-    )
+        data[f"w{j // kw}_{j % kw}"] = kernels[:, j]
+    return data
+
+
+@st.fragment(run_every=REPLAY_S if play else inside.live_every(info, follow))
+def filters_view():
+    timer = inside.Timer()
+    live_model, live_info = inside.refresh(model, info)
+    moment, step = inside.moment_picker(live_info, "filters", advance=play)
+    inside.source_caption(live_info, step)
+    for i in shown:
+        w = weight_of(i, moment, live_model)
+        if w.ndim == 2:
+            w = dense_as_images(w, tuple(info["input_shape"]))
+        fig = filters_figure(
+            w,
+            mode=mode,
+            channel=int(channel),
+            per_filter=per_filter,
+            rgb=rgb and i == rgb_layer,
+            layer_name=layer_label(i, model[i]),
+        )
+        show_chart(
+            fig,
+            key=f"filters.grid{i}",
+            data=kernels_table(w),
+            filename=f"filters-layer{i}",
+        )
     st.session_state["filters.ms"] = timer.ms()
 
 
 filters_view()
-view_math("filters", weight=tuple(model[layer].named_parameters()[0][1].shape))
+view_math("filters", weight=tuple(model[shown[0]].named_parameters()[0][1].shape))

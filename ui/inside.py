@@ -231,6 +231,37 @@ def _evaluate(key: str, dataset_key: str, n: int, digest: str, _model, _X: np.nd
     return _model.predict_proba(_X, batch_size=100).astype(np.float32)
 
 
+# -- charts -------------------------------------------------------------------------------
+def chart_with_data(fig, *, key: str, data=None, filename: str, on_click=None) -> None:
+    """`ui.show.show_chart` for a chart whose points can be clicked: ``on_click`` (a callback)
+    runs when the user clicks a point, and reads the selection from
+    ``st.session_state[f"{key}.chart"]``. PNG export and the CSV download as everywhere."""
+    from ui.show import plotly_config, show_chart, to_csv
+
+    if on_click is None:
+        show_chart(fig, key=key, data=data, filename=filename)
+        return
+    st.plotly_chart(
+        fig,
+        width="stretch",
+        config=plotly_config(filename),
+        key=f"{key}.chart",
+        on_select=on_click,
+        selection_mode="points",
+    )
+    if data is not None:
+        st.download_button(
+            "Download data (CSV)",
+            data=lambda: to_csv(data),
+            file_name=f"{filename}.csv",
+            mime="text/csv",
+            key=f"{key}.csv",
+            on_click="ignore",
+            icon=":material/download:",
+            type="tertiary",
+        )
+
+
 # -- small widgets -------------------------------------------------------------------------
 def layer_options(model, keep) -> list[int]:
     """Indices of the layers for which ``keep(layer)`` is true."""
@@ -270,6 +301,7 @@ __all__ = [
     "snapshot_model",
     "forward_cached",
     "evaluate_cached",
+    "chart_with_data",
     "layer_options",
     "layer_select",
     "is_conv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.montage import figure_height, layout_spec, rgb_montage_figure
+from ui.charts.montage import figure, figure_height, layout_spec, rgb_montage_figure
 from ui.charts.style import PALETTE, RAW_ALPHA, color, decimate, smooth
 from ui.inspect import montage
 
@@ -67,7 +67,7 @@ def confusion_figure(cm: np.ndarray, class_names: list[str], *, normalized: bool
         type="category", autorange="reversed", showgrid=False, scaleanchor="x", constrain="domain"
     )
     layout["xaxis"]["constrain"] = "domain"
-    return go.Figure({"data": [heatmap], "layout": layout})
+    return figure({"data": [heatmap], "layout": layout})
 
 
 def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -> go.Figure:
@@ -101,7 +101,7 @@ def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -
     layout.update(barmode="group", bargap=0.25)
     layout["xaxis"]["type"] = "category"
     layout["yaxis"].update(range=[0, 105], ticksuffix="%")
-    return go.Figure({"data": bars, "layout": layout})
+    return figure({"data": bars, "layout": layout})
 
 
 def to_display(images: np.ndarray) -> np.ndarray:
@@ -205,7 +205,7 @@ def runs_figure(
     if log_y:
         layout["yaxis"].update(type="log", tickformat=LOG_TICKS, dtick="D2")
     legend_below(layout, len(curves))
-    return go.Figure({"data": traces, "layout": layout})
+    return figure({"data": traces, "layout": layout})
 
 
 LOG_TICKS = ".2~g"

@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.montage import layout_spec, montage_figure, rgb_montage_figure
+from ui.charts.montage import (
+    WIDTH_HINT,
+    figure,
+    figure_height,
+    layout_spec,
+    montage_figure,
+    rgb_montage_figure,
+)
 from ui.charts.style import GREYS, PALETTE
 from ui.inspect import activation_tiles, is_signed, montage, scale_tiles
 
@@ -18,6 +25,7 @@ def activation_figure(
     per_channel: bool = False,
     layer_name: str = "layer",
     height: int | None = None,
+    clickable: bool = False,
 ) -> go.Figure:
     """One layer's output for one input: a tile per channel, or one strip of units.
 
@@ -30,6 +38,9 @@ def activation_figure(
         instead of one range for the whole layer (shows which channels respond most).
     layer_name : str
         Title prefix, e.g. ``"1 · ReLU"``.
+    clickable : bool
+        Add an invisible marker at the centre of every channel's tile (last trace), so that
+        a click on a tile selects that channel (see `click_targets`).
 
     Returns
     -------
@@ -60,7 +71,10 @@ def activation_figure(
     )
     title = f"{layer_name}: {what}"
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_channel and kind == "channels" else None
-    return montage_figure(
+    if kind == "units" and height is None:
+        # A strip is only a few cells high: give its colour bar room for readable ticks.
+        height = max(figure_height(m), UNITS_MIN_HEIGHT)
+    fig = montage_figure(
         m,
         signed=signed,
         zmax=zmax,
@@ -74,6 +88,52 @@ def activation_figure(
         subtitle=scaled_note,
         height=height,
     )
+    if clickable and kind == "channels":
+        for trace in fig.data:  # Plotly fades what is not selected: keep the numbers legible
+            if trace.type == "scatter":
+                trace.unselected = {"textfont": {"color": trace.textfont.color}}
+        fig.add_trace(click_targets(m, int(fig.layout.height)))
+    return fig
+
+
+UNITS_MIN_HEIGHT = 190
+"""Pixel height of a Dense layer's strip of units (its colour bar needs ~100 px)."""
+
+
+def click_targets(m, height: int) -> dict:
+    """Invisible markers at the tile centres of a montage, one per channel, in channel
+    order: Plotly heatmaps send no click events, markers do. The clicked one is drawn as a
+    dark square outline (Plotly's "selected" style).
+
+    Parameters
+    ----------
+    m : Montage
+    height : int
+        The figure's pixel height (sizes the markers to about half a tile on screen).
+    """
+    h, w = m.tile_shape
+    rows_px, cols_px = m.z.shape[:2]
+    px_per_cell = min(WIDTH_HINT / max(cols_px, 1), (height - 80) / max(rows_px, 1))
+    size = float(np.clip(0.6 * min(h, w) * px_per_cell, 8, 60))
+    return {
+        "type": "scatter",
+        "x": m.origins[:, 1] + (w - 1) / 2,
+        "y": m.origins[:, 0] + (h - 1) / 2,
+        "customdata": np.arange(m.n),
+        "mode": "markers",
+        "marker": {
+            "symbol": "square-open",
+            "size": size,
+            "color": "#111111",
+            "line": {"width": 3},
+            "opacity": 0,
+        },
+        "selected": {"marker": {"opacity": 1}},
+        "unselected": {"marker": {"opacity": 0}},
+        "hovertemplate": "channel %{customdata}: click to enlarge<extra></extra>",
+        "showlegend": False,
+        "name": "channels",
+    }
 
 
 def channel_figure(a: np.ndarray, *, title: str, signed: bool | None = None) -> go.Figure:
@@ -178,4 +238,4 @@ def probabilities_figure(
         "cliponaxis": False,
         "hovertemplate": "%{y}: %{x:.2f}%<extra></extra>",
     }
-    return go.Figure({"data": [bar], "layout": layout})
+    return figure({"data": [bar], "layout": layout})

@@ -9,6 +9,9 @@ from ui.charts.montage import montage_figure, rgb_montage_figure
 from ui.inspect import filter_tiles, filters_rgb, montage, scale_tiles
 
 GAP = 1
+MIN_LABELLED_KERNEL = 5
+"""Smaller kernels get no printed number: on a 3×3 tile it would hide a ninth of the
+weights (hover names the filter instead)."""
 
 
 def range_note(per_filter: bool, zmax: float) -> str:
@@ -28,6 +31,7 @@ def filters_figure(
     layer_name: str = "conv",
     title: str | None = None,
     height: int | None = None,
+    subtitle: str | None = None,
 ) -> go.Figure:
     """Every kernel of one Conv2D layer as a grid of small images.
 
@@ -47,6 +51,8 @@ def filters_figure(
         Names the layer in the title, e.g. ``"layer 0 · Conv2D"``.
     title, height : optional
         Replace the generated title (a short one for a small chart) and height.
+    subtitle : optional
+        The second title line under a replaced title (else none).
 
     Returns
     -------
@@ -54,7 +60,7 @@ def filters_figure(
         Signed kernels use a diverging scale with ``zmid=0`` and ``zmin=-zmax``: white is
         exactly zero, blue negative, red positive.
     """
-    title_override = title
+    title_override, subtitle_override = title, subtitle
     weight = np.asarray(weight, dtype=np.float32)
     out_c, in_c, kh, kw = weight.shape
     shape = f"{out_c} filters {kh}×{kw}"
@@ -66,9 +72,9 @@ def filters_figure(
         return rgb_montage_figure(
             m,
             tile_fields={"filter": np.arange(out_c)},
-            labels=[str(i) for i in range(out_c)],
+            labels=[str(i) for i in range(out_c)] if min(kh, kw) >= MIN_LABELLED_KERNEL else None,
             title=title_override or title,
-            subtitle=None if title_override else subtitle,
+            subtitle=subtitle_override if title_override else subtitle,
             height=height,
         )
 
@@ -85,7 +91,7 @@ def filters_figure(
     else:
         m = montage(scaled, gap=GAP)
         fields = {"filter": np.arange(out_c)}
-        labels = [str(i) for i in range(out_c)]
+        labels = [str(i) for i in range(out_c)] if min(kh, kw) >= MIN_LABELLED_KERNEL else None
         what = shape + (
             f", input channel {channel}"
             if mode == "channel"
@@ -94,7 +100,9 @@ def filters_figure(
     raw = montage(tiles, ncols=m.ncols, gap=GAP).z if per_filter else None
     colorbar = "w / max|w| (per filter)" if per_filter else "weight"
     title = title_override or f"{layer_name}: {what}"
-    subtitle = None if title_override else f"white = 0 · {range_note(per_filter, zmax)}"
+    subtitle = (
+        subtitle_override if title_override else f"white = 0 · {range_note(per_filter, zmax)}"
+    )
     return montage_figure(
         m,
         signed=True,

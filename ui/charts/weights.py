@@ -11,7 +11,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from ui.charts.evaluate import LOG_TICKS, legend_below, line_traces
-from ui.charts.montage import layout_spec
+from ui.charts.montage import figure, layout_spec
 from ui.charts.style import PALETTE, SEQUENTIAL, color, decimate
 
 HEALTHY_RATIO = 1e-3
@@ -77,7 +77,7 @@ def histogram_figure(
     )
     layout.update(barmode="overlay", bargap=0)
     layout["shapes"] = [_zero_line()]
-    return go.Figure({"data": bars, "layout": layout})
+    return figure({"data": bars, "layout": layout})
 
 
 def _zero_line() -> dict:
@@ -128,7 +128,7 @@ def distribution_figure(
     layout = layout_spec(
         f"{what.capitalize()}s of {name} over training", height=300, x_title="step", y_title=what
     )
-    return go.Figure({"data": [heatmap], "layout": layout})
+    return figure({"data": [heatmap], "layout": layout})
 
 
 def curves_figure(
@@ -211,7 +211,7 @@ def curves_figure(
     if percent:
         layout["yaxis"].update(range=[0, 100], ticksuffix="%")
     legend_below(layout, len(series))
-    return go.Figure({"data": traces, "layout": layout})
+    return figure({"data": traces, "layout": layout})
 
 
 def layer_bars_figure(
@@ -233,4 +233,4 @@ def layer_bars_figure(
     layout["xaxis"]["type"] = "category"
     if log_y:
         layout["yaxis"].update(type="log", tickformat=LOG_TICKS, dtick="D2")
-    return go.Figure({"data": [bar], "layout": layout})
+    return figure({"data": [bar], "layout": layout})
