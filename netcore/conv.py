@@ -7,20 +7,21 @@ Every output value is a dot product of one filter with one patch of the input::
     y[n, f, oh, ow] = b[f] + sum_{c,i,j} W[f, c, i, j] * x[n, c, oh*s + i, ow*s + j]
 
 `netcore.functional.im2col` copies every patch of every image into a column of a matrix
-``cols`` of shape ``(K, N*P)``, with ``K = C*kH*kW`` values per patch and ``P = Ho*Wo``
-patches per image. Then all the dot products of the batch are one matrix product::
+``cols`` of shape ``(K, P*N)``, with ``K = C*kH*kW`` values per patch and ``P = Ho*Wo``
+patches per image (columns ordered by position, then image). Then all the dot products
+of the batch are one matrix product::
 
-    y = W_mat @ cols        W_mat = W.reshape(F, K):  (F, K) @ (K, N*P) -> (F, N*P)
+    y = W_mat @ cols        W_mat = W.reshape(F, K):  (F, K) @ (K, P*N) -> (F, P*N)
 
 Row ``f`` of ``y`` is channel ``f`` of every image: ``y`` is the output in channel-major
-memory order, returned as an ``(N, F, Ho, Wo)`` array by a transposed view (no copy). The
-next layers keep that memory order, and the next convolution reads its patches from it
-(see "Memory layout" in `netcore.functional`).
+memory order (``(F, Ho, Wo, N)``), returned as an ``(N, F, Ho, Wo)`` array by a
+transposed view (no copy). The next layers keep that memory order, and the next
+convolution reads its patches from it (see "Memory layout" in `netcore.functional`).
 
 How the backward pass works
 ---------------------------
 Given ``dy = dL/dy`` of shape ``(N, F, Ho, Wo)``, seen as the matrix ``g`` of shape
-``(F, N*P)`` (the same layout as ``y`` above):
+``(F, P*N)`` (the same layout as ``y`` above):
 
 * ``dW = g @ cols.T``. In ``y = W_mat @ cols`` the weight ``W[f, k]`` multiplies patch
   value ``cols[k, q]`` to make ``y[f, q]``; so its gradient is the sum over every patch
@@ -28,7 +29,7 @@ Given ``dy = dL/dy`` of shape ``(N, F, Ho, Wo)``, seen as the matrix ``g`` of sh
   Dense layer (``dW = dy.T @ x``), with patches in the role of inputs.
 * ``db = g summed over its columns``: the bias is added to every output position of its
   filter, in every image.
-* ``dx = col2im(W_mat.T @ g)``. ``W_mat.T @ g`` (shape ``(K, N*P)``) is the gradient with
+* ``dx = col2im(W_mat.T @ g)``. ``W_mat.T @ g`` (shape ``(K, P*N)``) is the gradient with
   respect to every patch value, exactly like ``dx = dy @ W`` in a Dense layer. But a
   pixel appears in several overlapping patches; it influenced the loss through each of
   them, so its gradient is the *sum* of its patch gradients. `col2im` performs that sum
@@ -40,15 +41,16 @@ The first layer of a network does not need ``dx`` (nothing comes before it), so 
 Speed notes (each measured; see ``python -m netcore.bench``):
 
 * one big matrix product per pass instead of one per image: BLAS runs it near its peak;
-* the channel-major layout means no transpose anywhere on the way: the patches are read
-  from contiguous rows, the output comes out of the product ready for the next layer;
+* the channel-major layout, batch innermost, means no transpose anywhere on the way:
+  the patches are copied in long contiguous runs, and the output comes out of the
+  product ready for the next layer;
 * the padded input and the patch matrix live in buffers reused from step to step
   (allocating megabytes every step costs time);
-* for stride 1, ``dx`` is computed one kernel offset at a time on "wide" rows
-  (`netcore.functional.conv_input_grad_wide`): the same sums as col2im, as contiguous
-  runs instead of short strided rows, without building the big ``(K, N*P)`` matrix;
-* batches above `KEEP_PATCHES_UP_TO` images go through in pieces of `CHUNK`, so that
-  evaluating a test set does not build a patch matrix of hundreds of megabytes;
+* ``dx`` is computed one kernel offset at a time (`netcore.functional.conv_input_grad`):
+  the same sums as col2im, without building the big ``(K, P*N)`` matrix;
+* batches above `KEEP_PATCHES_UP_TO` images go through a few output rows at a time (see
+  `PIECE_VALUES`), so that evaluating a test set does not build a patch matrix of
+  hundreds of megabytes; each piece is still one matrix product over all the images;
 * everything stays float32 (a float64 upcast would double the time silently).
 """
 
@@ -58,11 +60,10 @@ import numpy as np
 
 from netcore.base import DTYPE, Layer, Parameter, register
 from netcore.functional import (
-    channel_major,
-    col2im,
-    conv_input_grad_wide,
+    conv_input_grad,
     conv_output_size,
     im2col,
+    is_channel_major,
     pad2d,
 )
 from netcore.init import initialize
@@ -71,10 +72,11 @@ KEEP_PATCHES_UP_TO = 256
 """Batches up to this size (training batches) are convolved in one piece, and their patch
 matrix is kept for the backward pass."""
 
-CHUNK = 64
-"""Bigger batches (evaluating a whole test set) go through in pieces of this many images,
-so that the patch matrix stays a few megabytes instead of hundreds; a backward pass after
-such a forward rebuilds each piece's patches."""
+PIECE_VALUES = 2**21
+"""Bigger batches (evaluating a whole test set) are convolved a few output rows at a time
+(for all images at once), each piece's patch matrix holding about this many values
+(8 MB in float32) instead of hundreds of megabytes for the whole batch; a backward pass
+after such a forward rebuilds each piece's patches."""
 
 BUFFER_SHAPES_KEPT = 2
 """Scratch buffers kept per kind: a training batch and the (smaller) last batch of an
@@ -177,26 +179,39 @@ class Conv2D(Layer):
             self._scratch[key] = buf
         return buf
 
-    def _patches(self, x: np.ndarray) -> np.ndarray:
-        """im2col of `x` ``(n, C, H, W)`` in reused buffers: ``(K, n*P)``."""
+    def _padded(self, x: np.ndarray, keep: bool = True) -> np.ndarray:
+        """`x` padded, in a channel-major buffer (`x` itself if that is already it)."""
         n, c, h, w = x.shape
-        k, s, p = self.kernel_size, self.stride, self.padding
-        if p:
-            # The zero border is written once; only the interior is refreshed each call.
-            # The buffer is channel-major, like everything between the fast layers.
-            shape = (c, n, h + 2 * p, w + 2 * p)
-            padded = self._buffer("padded", shape, x.dtype, zero=True).transpose(1, 0, 2, 3)
-            x = pad2d(x, p, out=padded)
-        ho = conv_output_size(h, k, s, p)
-        wo = conv_output_size(w, k, s, p)
-        cols = self._buffer("cols", (c, k, k, n, ho, wo), x.dtype)
-        return im2col(x, k, k, s, out=cols)
+        p = self.padding
+        if not p and is_channel_major(x):
+            return x
+        # The patches are read from a channel-major (padded) copy of x. A kept buffer's
+        # zero border is written once; only the interior is refreshed each call.
+        shape = (c, h + 2 * p, w + 2 * p, n)
+        if keep:
+            buf = self._buffer("padded", shape, x.dtype, zero=True)
+        else:  # a big batch: not worth keeping megabytes around for
+            buf = np.zeros(shape, x.dtype)
+        return pad2d(x, p, out=buf.transpose(3, 0, 1, 2))
 
-    def _pieces(self, n: int) -> list[tuple[int, int]]:
-        """Batch ranges: the whole batch, or CHUNK-sized pieces of a big one."""
-        if n <= KEEP_PATCHES_UP_TO:
-            return [(0, n)]
-        return [(start, min(start + CHUNK, n)) for start in range(0, n, CHUNK)]
+    def _patches(self, x: np.ndarray) -> np.ndarray:
+        """im2col of `x` ``(n, C, H, W)`` in reused buffers: ``(K, P*n)``."""
+        n, c, h, w = x.shape
+        k, s = self.kernel_size, self.stride
+        ho, wo = self.output_shape(x.shape[1:])[1:]
+        cols = self._buffer("cols", (c, k, k, ho, wo, n), x.dtype)
+        return im2col(self._padded(x), k, k, s, out=cols)
+
+    def _row_pieces(self, x_padded: np.ndarray, ho: int):
+        """For a big batch: (first output row, last + 1, patches of those rows ``(K, r*Wo*N)``)."""
+        n, c, _, w = x_padded.shape
+        k, s = self.kernel_size, self.stride
+        wo = conv_output_size(w, k, s)
+        rows = max(1, PIECE_VALUES // (c * k * k * wo * n))
+        for r0 in range(0, ho, rows):
+            r1 = min(r0 + rows, ho)
+            x_rows = x_padded[:, :, r0 * s : (r1 - 1) * s + k]  # the input rows they see
+            yield r0, r1, im2col(x_rows, k, k, s)
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         if x.ndim != 4:
@@ -208,72 +223,47 @@ class Conv2D(Layer):
         w_mat = w.reshape(f, -1)  # (F, K)
         n = x.shape[0]
         self._x = x
-        y = np.empty((f, n, ho * wo), dtype=w.dtype)  # channel-major output
-        pieces = self._pieces(n)
-        if len(pieces) == 1:
-            self._cols = self._patches(x)  # (K, N*P), kept for backward
-            np.matmul(w_mat, self._cols, out=y.reshape(f, n * ho * wo))  # the whole batch
+        y = np.empty((f, ho * wo * n), dtype=w.dtype)  # channel-major output
+        if n <= KEEP_PATCHES_UP_TO:
+            self._cols = self._patches(x)  # (K, P*N), kept for backward
+            np.matmul(w_mat, self._cols, out=y)  # the whole batch at once
         else:
-            # A big batch: piece by piece, so the patch matrix stays small.
+            # A big batch: a few output rows at a time, so the patch matrix stays small.
+            # Columns are ordered (row, column, image): the piece of y is a block of
+            # whole columns, written in place.
             self._cols = None
-            for start, stop in pieces:
-                y_piece = y[:, start:stop].reshape(f, -1)  # a view: rows of y, in place
-                np.matmul(w_mat, self._patches(x[start:stop]), out=y_piece)
+            for r0, r1, cols in self._row_pieces(self._padded(x, keep=False), ho):
+                np.matmul(w_mat, cols, out=y[:, r0 * wo * n : r1 * wo * n])
         if self.bias is not None:
-            y += self.bias.data[:, None, None]
-        return y.reshape(f, n, ho, wo).transpose(1, 0, 2, 3)  # (N, F, Ho, Wo) view
+            y += self.bias.data[:, None]
+        return y.reshape(f, ho, wo, n).transpose(3, 0, 1, 2)  # (N, F, Ho, Wo) view
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         w = self.weight.data
         if dy.dtype != w.dtype:
             dy = dy.astype(w.dtype)
         n, f, ho, wo = dy.shape
-        # g: (F, N, P). No copy when dy is channel-major, as the layers after a conv
+        # g: (F, P*N). No copy when dy is channel-major, as the layers after a conv
         # produce it; otherwise this is the one transpose of the backward pass.
-        g = dy.transpose(1, 0, 2, 3).reshape(f, n, ho * wo)
+        g = dy.transpose(1, 2, 3, 0).reshape(f, -1)
         if self.bias is not None:
-            self.bias.grad = g.sum(axis=2).sum(axis=1)  # over positions, then the batch
-        pieces = self._pieces(n)
-        dw = None
-        dx = None
-        for start, stop in pieces:
-            if self._cols is not None:
-                cols = self._cols
-            else:  # a big batch: rebuild this piece's patches
-                cols = self._patches(self._x[start:stop])
-            g_piece = g[:, start:stop]
-            g_mat = g_piece.reshape(f, -1)  # (F, n*P), a view of g's rows
-            dw_piece = g_mat @ cols.T  # (F, n*P) @ (n*P, K): every patch of every image
-            dw = dw_piece if dw is None else dw + dw_piece
-            if self.needs_input_grad:
-                dx_piece = self._input_grad(g_piece, ho, wo)
-                if len(pieces) == 1:
-                    dx = dx_piece
-                else:
-                    if dx is None:
-                        dx = channel_major(self._x.shape, w.dtype)
-                    dx[start:stop] = dx_piece
-        self.weight.grad = dw.reshape(w.shape)
-        return dx
+            self.bias.grad = g.sum(axis=1)  # over positions and the batch
+        if self._cols is not None:
+            # dW = g @ cols.T: (F, P*N) @ (P*N, K), every patch of every image at once
+            self.weight.grad = (g @ self._cols.T).reshape(w.shape)
+        else:  # a big batch: the same sum, piece by piece, rebuilding the patches
+            dw = np.zeros((f, w[0].size), dtype=w.dtype)
+            for r0, r1, cols in self._row_pieces(self._padded(self._x, keep=False), ho):
+                dw += g[:, r0 * wo * n : r1 * wo * n] @ cols.T
+            self.weight.grad = dw.reshape(w.shape)
+        return self._input_grad(g, n) if self.needs_input_grad else None
 
-    def _input_grad(self, g: np.ndarray, ho: int, wo: int) -> np.ndarray:
-        """dL/dx of images whose output gradient is `g` ``(F, n, P)``: col2im(W^T g)."""
-        w = self.weight.data
-        f, n = g.shape[:2]
-        _, c, h, wd = self._x.shape
-        k, s, p = self.kernel_size, self.stride, self.padding
-        padded_shape = (n, c, h + 2 * p, wd + 2 * p)
-        if s == 1:
-            # Same maths, faster: see functional.conv_input_grad_wide.
-            width = padded_shape[3]
-            g_wide = self._buffer("g_wide", (f, n, ho, width), w.dtype, zero=True)
-            g_wide[:, :, :, :wo] = g.reshape(f, n, ho, wo)  # junk columns stay 0
-            dx = conv_input_grad_wide(g_wide.reshape(f, -1), w, padded_shape)
-        else:
-            w_mat_t = w.reshape(f, -1).T  # (K, F)
-            dcols = self._buffer("dcols", (w_mat_t.shape[0], g[0].size), w.dtype)
-            np.matmul(w_mat_t, g.reshape(f, -1), out=dcols)  # (K, F) @ (F, n*P) -> (K, n*P)
-            dx = col2im(dcols, padded_shape, k, k, s)
+    def _input_grad(self, g: np.ndarray, n: int) -> np.ndarray:
+        """dL/dx of `n` images whose output gradient is `g` ``(F, P*n)``: col2im(W^T g)."""
+        _, c, h, w = self._x.shape
+        p = self.padding
+        padded_shape = (n, c, h + 2 * p, w + 2 * p)
+        dx = conv_input_grad(g, self.weight.data, padded_shape, self.stride)
         if p:
             dx = dx[:, :, p:-p, p:-p]  # the padding zeros are not inputs
         return dx

@@ -20,7 +20,7 @@ position. If we copy every ``C x kH x kW`` patch the filter looks at into one co
 matrix ``cols`` (the patches of every image of the batch side by side), the whole
 convolution becomes one matrix product::
 
-    y = W.reshape(F, C*kH*kW) @ cols        # (F, K) @ (K, N*Ho*Wo) -> (F, N*Ho*Wo)
+    y = W.reshape(F, C*kH*kW) @ cols        # (F, K) @ (K, Ho*Wo*N) -> (F, Ho*Wo*N)
 
 ``y`` holds channel ``f`` of every image in row ``f``: it is channel-major, the memory
 layout the fast layers keep between them (see "Memory layout" below).
@@ -86,16 +86,23 @@ def conv_output_size(size: int, kernel: int, stride: int = 1, padding: int = 0) 
 # --------------------------------------------------------------------------------------
 #
 # Memory layout. Arrays keep the (N, C, H, W) *shape* everywhere, but the fast layers
-# store their images channel by channel in memory: all N images of channel 0, then all of
-# channel 1, ... (a (C, N, H, W) array seen through ``.transpose(1, 0, 2, 3)``). In that
-# layout the patches of a whole batch form one (C*kH*kW, N*Ho*Wo) matrix, a convolution
-# is ONE matrix product whose result is already channel-major, and nothing has to be
-# transposed between layers. Element-wise NumPy operations follow the memory order of
-# their inputs, so ReLU and pooling keep the layout without knowing about it.
+# store their images channel-major with the batch innermost: memory holds a (C, H, W, N)
+# array (seen through ``.transpose(3, 0, 1, 2)``), so for every channel and pixel the N
+# values of the batch sit side by side. Then
+#
+# * the patches of a whole batch form one (C*kH*kW, Ho*Wo*N) matrix whose rows are
+#   copied in long contiguous runs (a whole image row for all N images at once);
+# * a convolution is ONE matrix product, whose result is already in this layout, so
+#   nothing has to be transposed between layers;
+# * pooling and ReLU, which act on each image separately, run their element-wise
+#   operations over contiguous runs of N values, which NumPy vectorises well.
+#
+# Element-wise NumPy operations follow the memory order of their inputs, so ReLU and
+# pooling keep the layout without knowing about it.
 
 
 def channel_major(shape: tuple[int, int, int, int], dtype, zero: bool = False) -> np.ndarray:
-    """A new ``(N, C, H, W)`` array stored channel by channel (``(C, N, H, W)`` in memory).
+    """A new ``(N, C, H, W)`` array stored as ``(C, H, W, N)`` in memory (see above).
 
     Parameters
     ----------
@@ -106,11 +113,16 @@ def channel_major(shape: tuple[int, int, int, int], dtype, zero: bool = False) -
 
     Returns
     -------
-    (N, C, H, W) array, a transposed view of a C-contiguous ``(C, N, H, W)`` array.
+    (N, C, H, W) array, a transposed view of a C-contiguous ``(C, H, W, N)`` array.
     """
     n, c, h, w = shape
     make = np.zeros if zero else np.empty
-    return make((c, n, h, w), dtype).transpose(1, 0, 2, 3)
+    return make((c, h, w, n), dtype).transpose(3, 0, 1, 2)
+
+
+def is_channel_major(x: np.ndarray) -> bool:
+    """True when the (N, C, H, W) array `x` is stored as a contiguous (C, H, W, N) array."""
+    return x.transpose(1, 2, 3, 0).flags.c_contiguous
 
 
 def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndarray:
@@ -122,14 +134,15 @@ def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndar
     padding : int
     out : (N, C, H + 2p, W + 2p) array, optional
         A buffer whose border is already zero (e.g. one kept from a previous call with the
-        same shape): only the interior is written, so no time goes into zeroing.
+        same shape): only the interior is written, so no time goes into zeroing. With
+        padding 0 it receives a plain copy of `x`.
 
     Returns
     -------
-    (N, C, H + 2p, W + 2p) array (`x` itself when padding is 0), channel-major in memory
-    unless `out` says otherwise.
+    (N, C, H + 2p, W + 2p) array: `out`, or a new channel-major array, or `x` itself when
+    padding is 0 and no `out` is given.
     """
-    if padding == 0:
+    if padding == 0 and out is None:
         return x
     n, c, h, w = x.shape
     if out is None:
@@ -141,13 +154,13 @@ def pad2d(x: np.ndarray, padding: int, out: np.ndarray | None = None) -> np.ndar
 def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> np.ndarray:
     """Every patch of `x` as a read-only 6-D view, without copying anything.
 
-    ``view[c, i, j, n, oh, ow] = x[n, c, oh*stride + i, ow*stride + j]``: moving one step
+    ``view[c, i, j, oh, ow, n] = x[n, c, oh*stride + i, ow*stride + j]``: moving one step
     along ``i`` (``j``) moves one row (column) in `x`, and one step along ``oh`` (``ow``)
-    moves ``stride`` rows (columns). So the view just reuses the strides of `x`, the last
-    two multiplied by `stride`: NumPy then reads the overlapping patches straight from
-    the image. (For each kernel offset ``(i, j)``, ``view[:, i, j]`` is the strided slice
-    ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]`` with its two first
-    axes swapped.)
+    moves ``stride`` rows (columns). So the view just reuses the strides of `x`, the
+    row and column ones multiplied by `stride`: NumPy then reads the overlapping patches
+    straight from the image. (For each kernel offset ``(i, j)``, ``view[:, i, j]`` is the
+    strided slice ``x[:, :, i : i + stride*Ho : stride, j : j + stride*Wo : stride]``
+    with the batch axis moved last.)
 
     Parameters
     ----------
@@ -156,7 +169,7 @@ def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> 
 
     Returns
     -------
-    (C, kH, kW, N, Ho, Wo) read-only view
+    (C, kH, kW, Ho, Wo, N) read-only view
     """
     n, c, h, w = x.shape
     ho = conv_output_size(h, kernel_h, stride)
@@ -164,8 +177,8 @@ def patch_view(x: np.ndarray, kernel_h: int, kernel_w: int, stride: int = 1) -> 
     sn, sc, sh, sw = x.strides
     return np.lib.stride_tricks.as_strided(
         x,
-        shape=(c, kernel_h, kernel_w, n, ho, wo),
-        strides=(sc, sh, sw, sn, sh * stride, sw * stride),
+        shape=(c, kernel_h, kernel_w, ho, wo, n),
+        strides=(sc, sh, sw, sh * stride, sw * stride, sn),
         writeable=False,
     )
 
@@ -186,23 +199,23 @@ def im2col(
     kernel_h, kernel_w : int
         Kernel size.
     stride : int
-    out : (C, kH, kW, N, Ho, Wo) array, optional
+    out : (C, kH, kW, Ho, Wo, N) array, optional
         Preallocated buffer to fill (saves allocating a large array every step).
 
     Returns
     -------
-    cols : (C*kH*kW, N*Ho*Wo) array
-        ``cols[(c, i, j), (n, oh, ow)] = x[n, c, oh*stride + i, ow*stride + j]``: one
+    cols : (C*kH*kW, Ho*Wo*N) array
+        ``cols[(c, i, j), (oh, ow, n)] = x[n, c, oh*stride + i, ow*stride + j]``: one
         column per patch, for every image of the batch. The row order ``(c, i, j)``
         matches ``W.reshape(F, C*kH*kW)``, so the convolution of the whole batch is the
-        single product ``W.reshape(F, -1) @ cols``, of shape ``(F, N*Ho*Wo)``.
+        single product ``W.reshape(F, -1) @ cols``, of shape ``(F, Ho*Wo*N)``.
     """
     view = patch_view(x, kernel_h, kernel_w, stride)
-    c, kh, kw, n, ho, wo = view.shape
+    c, kh, kw, ho, wo, n = view.shape
     if out is None:
         out = np.empty(view.shape, dtype=x.dtype)
     out[...] = view  # one copy does it all
-    return out.reshape(c * kh * kw, n * ho * wo)
+    return out.reshape(c * kh * kw, ho * wo * n)
 
 
 def col2im(
@@ -221,7 +234,7 @@ def col2im(
 
     Parameters
     ----------
-    cols : (C*kH*kW, N*Ho*Wo) array
+    cols : (C*kH*kW, Ho*Wo*N) array
     input_shape : (N, C, H, W)
         Shape of the (padded) input `im2col` was given.
     kernel_h, kernel_w, stride : int
@@ -235,66 +248,60 @@ def col2im(
     n, c, h, w = input_shape
     ho = conv_output_size(h, kernel_h, stride)
     wo = conv_output_size(w, kernel_w, stride)
-    cols6 = cols.reshape(c, kernel_h, kernel_w, n, ho, wo)
+    cols6 = cols.reshape(c, kernel_h, kernel_w, ho, wo, n)
     if out is None:
         out = channel_major(input_shape, cols.dtype, zero=True)
     else:
         out.fill(0)
-    out_cm = out.transpose(1, 0, 2, 3)  # (C, N, H, W), the order of cols6's axes
+    out_cm = out.transpose(1, 2, 3, 0)  # (C, H, W, N), the order of cols6's axes
     h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     for i in range(kernel_h):
         for j in range(kernel_w):
             # A pixel inside several patches gets one contribution from each: "+=".
-            out_cm[:, :, i : i + h_end : stride, j : j + w_end : stride] += cols6[:, i, j]
+            out_cm[:, i : i + h_end : stride, j : j + w_end : stride] += cols6[:, i, j]
     return out
 
 
-def conv_input_grad_wide(
-    g_wide: np.ndarray, weight: np.ndarray, input_shape: tuple[int, int, int, int]
+def conv_input_grad(
+    g: np.ndarray, weight: np.ndarray, input_shape: tuple[int, int, int, int], stride: int = 1
 ) -> np.ndarray:
-    """dL/dx of a stride-1 convolution: ``col2im(W_mat.T @ g)``, one kernel offset at a time.
+    """dL/dx of a convolution: ``col2im(W_mat.T @ g)``, one kernel offset at a time.
 
     The rows of the patch gradient ``W_mat.T @ g`` that belong to kernel offset ``(i, j)``
-    are ``W[:, :, i, j].T @ g`` (shape ``(C, N*Ho*Wo)``): the gradient of every pixel that
+    are ``W[:, :, i, j].T @ g`` (shape ``(C, Ho*Wo*N)``): the gradient of every pixel that
     offset looked at. col2im adds each offset's rows back at that offset; doing it one
     offset at a time gives the same sums without ever building the whole
-    ``(C*kH*kW, N*Ho*Wo)`` matrix (megabytes; one offset's share stays in the cache).
-
-    "Wide" rows make each addition one contiguous run per image: flatten each (padded)
-    image row after row; shifting the kernel by ``(i, j)`` then shifts every pixel it
-    touches by the same ``i*W + j`` in the flat image. If the output grid is also taken
-    ``W`` wide (``Ho x W`` positions instead of ``Ho x Wo``, the ``W - Wo`` extra positions
-    per row being junk whose gradient is zero), the pixels seen at offset ``(i, j)`` are
-    the contiguous run ``flat[i*W + j : i*W + j + Ho*W]``: one long add instead of ``Ho``
-    short strided ones, which NumPy runs several times faster. The junk positions wrap
-    into the next row but add zeros there.
+    ``(C*kH*kW, Ho*Wo*N)`` matrix (megabytes; one offset's share stays in the cache).
 
     Parameters
     ----------
-    g_wide : (F, N*Ho*W) array
-        Output gradient on the wide grid, zero at the junk positions ``ow >= Wo``
-        (``dy`` padded by zero columns to width ``W``, channel-major).
+    g : (F, Ho*Wo*N) array
+        Gradient with respect to the convolution's output, as the matrix ``W_mat @ cols``
+        produced (channel-major, batch innermost).
     weight : (F, C, kH, kW) array
     input_shape : (N, C, H, W)
         Shape of the padded input.
+    stride : int
 
     Returns
     -------
     (N, C, H, W) array (channel-major in memory), equal to
-    ``col2im(W.reshape(F, -1).T @ g, input_shape, kH, kW)``.
+    ``col2im(W.reshape(F, -1).T @ g, input_shape, kH, kW, stride)``.
     """
     n, c, h, w = input_shape
     _, _, kernel_h, kernel_w = weight.shape
-    run = (h - kernel_h + 1) * w
-    # kW - 1 spare values at the end: the last run overhangs the image by its junk tail.
-    flat = np.zeros((c, n, h * w + kernel_w - 1), dtype=g_wide.dtype)
-    part = np.empty((c, n * run), dtype=g_wide.dtype)
+    ho = conv_output_size(h, kernel_h, stride)
+    wo = conv_output_size(w, kernel_w, stride)
+    dx = channel_major(input_shape, g.dtype, zero=True)
+    dx_cm = dx.transpose(1, 2, 3, 0)  # (C, H, W, N)
+    part = np.empty((c, ho * wo * n), dtype=g.dtype)
+    h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     for i in range(kernel_h):
         for j in range(kernel_w):
-            np.matmul(weight[:, :, i, j].T, g_wide, out=part)  # (C, F) @ (F, N*Ho*W)
-            start = i * w + j
-            flat[:, :, start : start + run] += part.reshape(c, n, run)
-    return flat[:, :, : h * w].reshape(c, n, h, w).transpose(1, 0, 2, 3)
+            np.matmul(weight[:, :, i, j].T, g, out=part)  # (C, F) @ (F, Ho*Wo*N)
+            # A pixel seen at several offsets gets one contribution from each: "+=".
+            dx_cm[:, i : i + h_end : stride, j : j + w_end : stride] += part.reshape(c, ho, wo, n)
+    return dx
 
 
 # --------------------------------------------------------------------------------------

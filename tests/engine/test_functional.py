@@ -48,12 +48,12 @@ def test_im2col_layout_matches_definition():
     k, s = 2, 2
     cols = F.im2col(x, k, k, s)
     ho, wo = F.conv_output_size(6, k, s), F.conv_output_size(5, k, s)
-    assert cols.shape == (3 * k * k, 2 * ho * wo)
+    assert cols.shape == (3 * k * k, ho * wo * 2)
     for n in range(2):
         for oh in range(ho):
             for ow in range(wo):
                 patch = x[n, :, oh * s : oh * s + k, ow * s : ow * s + k].reshape(-1)
-                np.testing.assert_array_equal(cols[:, (n * ho + oh) * wo + ow], patch)
+                np.testing.assert_array_equal(cols[:, (oh * wo + ow) * 2 + n], patch)
 
 
 def test_im2col_reads_any_memory_layout():
@@ -268,13 +268,14 @@ def test_naive_pool_backwards_match_finite_differences():
 
 
 @pytest.mark.parametrize(("stride", "padding"), [(1, 1), (2, 0)])
-def test_conv_big_batch_goes_in_pieces_and_matches_reference(stride, padding):
-    # Batches above KEEP_PATCHES_UP_TO are convolved in CHUNK-sized pieces and the
-    # backward pass rebuilds the patches; the numbers must not change.
-    from netcore.conv import CHUNK, KEEP_PATCHES_UP_TO
+def test_conv_big_batch_goes_in_pieces_and_matches_reference(stride, padding, monkeypatch):
+    # Batches above KEEP_PATCHES_UP_TO are convolved a few output rows at a time and
+    # the backward pass rebuilds the patches; the numbers must not change.
+    from netcore import conv as conv_module
 
+    monkeypatch.setattr(conv_module, "PIECE_VALUES", 5000)  # several pieces, one partial
     rng = np.random.default_rng(12)
-    n = KEEP_PATCHES_UP_TO + CHUNK // 2 + 3  # several pieces, the last one partial
+    n = conv_module.KEEP_PATCHES_UP_TO + 35
     conv = Conv2D(2, 3, 3, stride, padding, rng=rng)
     conv.weight.data = conv.weight.data.astype(np.float64)
     conv.bias.data = rng.standard_normal(3)
@@ -302,16 +303,15 @@ def test_conv_big_batch_goes_in_pieces_and_matches_reference(stride, padding):
     )
 
 
-def test_conv_input_grad_wide_equals_col2im():
+@pytest.mark.parametrize("stride", [1, 2])
+def test_conv_input_grad_equals_col2im(stride):
     rng = np.random.default_rng(13)
     n, c, h, w, k, f = 2, 3, 7, 6, 3, 4
-    ho, wo = h - k + 1, w - k + 1
+    ho, wo = F.conv_output_size(h, k, stride), F.conv_output_size(w, k, stride)
     weight = rng.standard_normal((f, c, k, k))
-    g = rng.standard_normal((f, n, ho, wo))
-    g_wide = np.zeros((f, n, ho, w))
-    g_wide[..., :wo] = g
+    g = rng.standard_normal((f, ho * wo * n))
     np.testing.assert_allclose(
-        F.conv_input_grad_wide(g_wide.reshape(f, -1), weight, (n, c, h, w)),
-        F.col2im(weight.reshape(f, -1).T @ g.reshape(f, -1), (n, c, h, w), k, k, 1),
+        F.conv_input_grad(g, weight, (n, c, h, w), stride),
+        F.col2im(weight.reshape(f, -1).T @ g, (n, c, h, w), k, k, stride),
         atol=1e-12,
     )
