@@ -30,6 +30,27 @@ import math
 import numpy as np
 
 from netcore.base import DTYPE, Layer, Parameter, register
+from netcore.functional import is_channel_major
+
+
+def _by_channel(a: np.ndarray, channels_last_batch: bool, c: int) -> np.ndarray:
+    """`a` as an ``(A, C, B)`` array whose per-channel statistics run over axes 0 and 2.
+
+    Usually ``(N, C, H*W)``. For channel-major images (stored ``(C, H, W, N)``, as the
+    fast layers pass them on) it is ``(1, C, H*W*N)``: the same values per channel,
+    read without a copy.
+    """
+    if channels_last_batch:
+        return a.transpose(1, 2, 3, 0).reshape(1, c, -1)
+    return a.reshape(a.shape[0], c, -1)
+
+
+def _restore(a3: np.ndarray, shape: tuple[int, ...], channels_last_batch: bool) -> np.ndarray:
+    """Undo `_by_channel`: an array of `shape`, in the memory layout it came in."""
+    if channels_last_batch:
+        n, c, h, w = shape
+        return a3.reshape(c, h, w, n).transpose(3, 0, 1, 2)
+    return a3.reshape(shape)
 
 
 def _channel_sum(a: np.ndarray) -> np.ndarray:
@@ -71,7 +92,8 @@ class _BatchNorm(Layer):
             x = x.astype(w.dtype)
         # (N, C, P) view: P = H*W positions per channel for images, 1 for flat features.
         # Statistics are per channel, over the batch and the positions (axes 0 and 2).
-        x3 = x.reshape(x.shape[0], self.num_features, -1)
+        cm = x.ndim == 4 and is_channel_major(x)
+        x3 = _by_channel(x, cm, self.num_features)
         m = x3.shape[0] * x3.shape[2]  # values per channel
         if self.training:
             if m < 2:
@@ -94,17 +116,17 @@ class _BatchNorm(Layer):
         inv_std = 1.0 / np.sqrt(var + self.eps)
         x_hat = centred
         x_hat *= inv_std[:, None]  # in place: the centred values are not needed any more
-        self._cache = (x_hat, inv_std, self.training)
+        self._cache = (x_hat, inv_std, self.training, cm)
         y = x_hat * w[:, None]
         y += b[:, None]
-        return y.reshape(x.shape)
+        return _restore(y, x.shape, cm)
 
     def backward(self, dy: np.ndarray) -> np.ndarray | None:
         w = self.weight.data
         if dy.dtype != w.dtype:
             dy = dy.astype(w.dtype)
-        x_hat, inv_std, used_batch_stats = self._cache
-        dy3 = dy.reshape(x_hat.shape)
+        x_hat, inv_std, used_batch_stats, cm = self._cache
+        dy3 = _by_channel(dy, cm, self.num_features)
         db = _channel_sum(dy3)
         dw = _channel_dot(dy3, x_hat)
         self.bias.grad = db
@@ -112,7 +134,7 @@ class _BatchNorm(Layer):
         if not self.needs_input_grad:
             return None
         if not used_batch_stats:
-            return (dy3 * (w * inv_std)[:, None]).reshape(dy.shape)
+            return _restore(dy3 * (w * inv_std)[:, None], dy.shape, cm)
         # The formula of the module docstring with g = dy * weight, whose sums are
         # sum(g) = weight * db and sum(g * x_hat) = weight * dw (no new passes needed):
         # dx = weight / (m * std) * (m * dy - db - x_hat * dw)
@@ -121,7 +143,7 @@ class _BatchNorm(Layer):
         dx -= x_hat * dw[:, None]
         dx -= db[:, None]
         dx *= (w * inv_std / m)[:, None]
-        return dx.reshape(dy.shape)
+        return _restore(dx, dy.shape, cm)
 
     def named_parameters(self):
         return [("weight", self.weight), ("bias", self.bias)]

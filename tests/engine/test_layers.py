@@ -283,3 +283,34 @@ def test_flatten_gives_back_the_gradient_in_the_input_memory_layout():
     dx = flat.backward(dy)
     np.testing.assert_array_equal(dx, dy.reshape(2, 3, 2, 2))
     assert dx.strides == x.strides
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batchnorm2d_channel_major_input_gives_the_same_numbers(training):
+    # After a Conv2D the images come channel-major; BatchNorm2D reads them in place.
+    from netcore.functional import channel_major, is_channel_major
+    from netcore.layers import BatchNorm2D
+
+    rng = np.random.default_rng(7)
+    x = rng.standard_normal((4, 3, 5, 6))
+    dy = rng.standard_normal(x.shape)
+    results = []
+    for layout in ("C", "channel-major"):
+        bn = BatchNorm2D(3)
+        bn.weight.data = rng.standard_normal(3) if not results else results[0][3]
+        bn.bias.data = np.arange(3.0)
+        bn.running_mean, bn.running_var = np.full(3, 0.5), np.full(3, 2.0)
+        bn.training = training
+        xi, dyi = x, dy
+        if layout != "C":
+            xi, dyi = channel_major(x.shape, x.dtype), channel_major(x.shape, x.dtype)
+            xi[...], dyi[...] = x, dy
+        y = bn.forward(xi)
+        dx = bn.backward(dyi)
+        if layout != "C":
+            assert is_channel_major(y) and is_channel_major(dx)
+        results.append((y, dx, bn.weight.grad.copy(), bn.weight.data))
+    (y0, dx0, dw0, _), (y1, dx1, dw1, _) = results
+    np.testing.assert_allclose(y1, y0, atol=1e-12)
+    np.testing.assert_allclose(dx1, dx0, atol=1e-12)
+    np.testing.assert_allclose(dw1, dw0, atol=1e-12)
