@@ -3,8 +3,8 @@
 Two kinds of code live here.
 
 * **Fast building blocks** used by the layers: `conv_output_size` (the one place for the
-  output-size formula), `pad2d`, `im2col` and `col2im`. They turn the convolution of a
-  whole batch into a single matrix product.
+  output-size formula), `pad2d`, `im2col`, `col2im` and `conv_input_grad`. They turn the
+  convolution of a whole batch into a single matrix product.
 * **Loop references** (`conv2d_naive`, `conv2d_backward_naive`, `maxpool2d_naive`, ...)
   written for a reader: explicit loops over every output position, comments, no tricks.
   They are slow (thousands of times slower), and that is fine: the tests check the fast
