@@ -78,16 +78,35 @@ class Sequential:
         (N, ...) array: the last layer's output (logits for a classifier).
         """
         if capture:
-            # Layer by layer, without fusing: every layer's own output is wanted.
             self.activations = []
-            for layer in self.layers:
-                x = layer.forward(x)
-                self.activations.append(np.array(x, copy=True, order="C"))
-            self._last_run = self.layers
-            return x
+            return self.forward_each(
+                x, lambda i, y: self.activations.append(np.array(y, copy=True, order="C"))
+            )
         for step in self._steps:
             x = step.forward(x)
         self._last_run = self._steps
+        return x
+
+    def forward_each(self, x: np.ndarray, observe) -> np.ndarray:
+        """Run the layers one by one (no fused pairs), calling ``observe(i, output)``.
+
+        For looking at every layer's own output during training (statistics, feature
+        maps); `backward` afterwards walks the same layers. ``output`` may be a buffer the
+        layer reuses: copy what must outlive the call.
+
+        Parameters
+        ----------
+        x : (N, ...) array
+        observe : callable ``(layer index, output array) -> None``
+
+        Returns
+        -------
+        The last layer's output, as `forward`.
+        """
+        for i, layer in enumerate(self.layers):
+            x = layer.forward(x)
+            observe(i, x)
+        self._last_run = self.layers
         return x
 
     __call__ = forward

@@ -261,13 +261,13 @@ class Trainer:
         """Forward pass that also counts dead ReLU units (no copies of activations)."""
         relus = set(self.monitor.relu_layers)
         outputs = {}
-        x = xb
-        for i, layer in enumerate(self.model):
-            x = layer.forward(x)
+
+        def observe(i: int, y: np.ndarray) -> None:
             if i in relus:
-                outputs[i] = (x > 0).any(axis=0)  # per unit: fired for some sample
+                outputs[i] = (y > 0).any(axis=0)  # per unit: fired for some sample
+
+        x = self.model.forward_each(xb, observe)  # backward walks the same layers
         self.monitor.record_alive(outputs)
-        self.model._last_run = self.model.layers  # backward walks the layers just run
         return x
 
     def _keep_last_good(self, step: int) -> None:

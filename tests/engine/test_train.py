@@ -309,6 +309,34 @@ def test_update_norm_is_the_actual_step():
         )
 
 
+def test_statistics_on_a_cnn_with_a_fused_relu_pool_pair():
+    # A recorded step runs the layers one by one (no ReLU + MaxPool2D fusion); its
+    # backward must walk the same layers, and the training must not change.
+    spec = [
+        {"type": "Conv2D", "out_channels": 3, "kernel_size": 3, "padding": 1},
+        {"type": "ReLU"},
+        {"type": "MaxPool2D", "kernel_size": 2},
+        {"type": "Flatten"},
+        {"type": "Dense", "out_features": 2},
+    ]
+    rng = np.random.default_rng(3)
+    X = rng.standard_normal((40, 1, 6, 6)).astype(np.float32)
+    y = (X[:, 0, :3].sum(axis=(1, 2)) > 0).astype(np.int64)
+    runs = []
+    for stats_every in (None, 2):
+        model = build_model(spec, (1, 6, 6), rng=np.random.default_rng(0))
+        kw = {} if stats_every is None else {"stats_every": stats_every}
+        t = Trainer(model, CrossEntropyLoss(), SGD(model.parameters(), lr=0.1), X, y,
+                    batch_size=8, epochs=2, rng=np.random.default_rng(1), **kw)  # fmt: skip
+        while not t.done:
+            t.step()
+        runs.append(t)
+    assert list(runs[1].history.stats["dead_relu"]) == ["1"]
+    np.testing.assert_allclose(
+        runs[1].history.array("loss"), runs[0].history.array("loss"), rtol=1e-5
+    )
+
+
 def test_dead_relu_fraction():
     t = make_trainer(stats_every=1)
     hidden = t.model[0]
