@@ -1,8 +1,19 @@
 """NetCore Lab: the router. Page config and navigation only; every page lives in app_pages/."""
 
-import streamlit as st
+import os
 
-from ui.state import sync_url
+# One BLAS thread per server process (before NumPy is first imported, which is when OpenBLAS
+# reads it). Training, the web server and the browser share the cores: a two-thread matrix
+# product stalls whenever the other core is busy (LeNet-5 ran 3-6x slower in the app than in
+# the bench that way). NETCORE_BLAS_THREADS=0 keeps the library's default.
+_blas = os.environ.get("NETCORE_BLAS_THREADS", "1")
+if _blas != "0":
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_var, _blas)
+
+import streamlit as st  # noqa: E402
+
+from ui.state import sync_url  # noqa: E402
 
 st.set_page_config(page_title="NetCore Lab", page_icon=":material/hub:", layout="wide")
 

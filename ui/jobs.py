@@ -118,6 +118,9 @@ class JobSnapshot:
     history: object = None
     version: int = 0
     elapsed_s: float = 0.0
+    run_s: float = 0.0
+    """Wall time spent training: from the first step to the last, without pauses or
+    queueing (``step / run_s`` is the run's honest average speed)."""
 
     @property
     def active(self) -> bool:
@@ -193,6 +196,7 @@ class TrainingJob:
         self._version = 0
         self._rate = collections.deque(maxlen=64)  # (time, step) while computing
         self._elapsed = 0.0
+        self._run_s = 0.0
         self._history_cache = (-1, None)
         self._snapshots: list[tuple[int, float, dict]] = []
         self._final: tuple[str, str] | None = None  # (status, reason) being saved
@@ -293,6 +297,7 @@ class TrainingJob:
                 last=dict(self._last),
                 version=self._version,
                 elapsed_s=self._elapsed,
+                run_s=self._run_s,
             )
             snap.steps_per_s = self._steps_per_s()
             if snap.steps_per_s > 0 and self._total:
@@ -354,9 +359,11 @@ class TrainingJob:
             self._take_snapshot_if_due(stepper)
             last_ckpt = time.monotonic()
             slice_start = 0.0
+            t_prev = None  # end of the previous step, None after a pause or a queue wait
             while True:
                 with self._lock:
                     while self._paused and self._step_budget == 0 and not self._stop_requested:
+                        t_prev = None
                         if self._status != "paused":
                             self._status = "paused"
                             self._version += 1
@@ -391,6 +398,10 @@ class TrainingJob:
                 with self._compute:
                     record = stepper.step()
                 t1 = time.monotonic()
+                # Between two steps the thread saves, yields to the web server ...: that is
+                # part of the run's time; waiting for a slot or a resume is not.
+                self._run_s += t1 - (t0 if t_prev is None else t_prev)
+                t_prev = t1
                 with self._lock:
                     self._step = stepper.step_count
                     self._epoch = float(stepper.epoch)
@@ -422,6 +433,9 @@ class TrainingJob:
                     self._set(status="queued")
                     self._slots.release()
                     holding = False
+                    t_prev = None
+                    with self._lock:
+                        self._rate.clear()  # the wait in the queue is no training speed
                 # Let the web server's threads run between batches.
                 time.sleep(self._yield_s)
             self._finish("stopped", self._stop_reason or "Stopped.", stepper)

@@ -100,8 +100,13 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def write_json(path: Path, obj) -> None:
-    text = json.dumps(_clean_floats(obj), default=_json_default, indent=1)
+def write_json(path: Path, obj, *, indent: int | None = 1) -> None:
+    """`obj` as JSON; NaN and inf become null. ``indent=None`` writes one compact line,
+    several times faster for a big file (Python's C encoder only runs without indent)."""
+    try:  # the usual case: nothing to clean, no Python-level walk over every number
+        text = json.dumps(obj, default=_json_default, indent=indent, allow_nan=False)
+    except ValueError:
+        text = json.dumps(_clean_floats(obj), default=_json_default, indent=indent)
     _atomic_write(Path(path), lambda f: f.write(text.encode("utf-8")))
 
 
@@ -161,7 +166,8 @@ class RunStore:
         write_json(d / "meta.json", old)
 
     def write_history(self, run_id: str, history: dict) -> None:
-        write_json(self.path(run_id) / "history.json", history)
+        # Megabytes with the training statistics, rewritten at every checkpoint: compact.
+        write_json(self.path(run_id) / "history.json", history, indent=None)
 
     def write_model_file(self, run_id: str, save) -> None:
         """Write the model with ``save(path)``; netcore's save_model writes atomically."""

@@ -10,7 +10,9 @@ No Streamlit here (the job's thread calls into this module).
 
 from __future__ import annotations
 
+import collections
 import math
+import statistics
 import time
 
 import numpy as np
@@ -116,6 +118,40 @@ def stats_interval(total_steps: int) -> int:
     return max(5, int(total_steps) // 300)
 
 
+STATS_BUDGET = 0.04
+"""Share of the training time the statistics may take. A record (norms, two histograms and
+a copy per weight tensor) costs about as much as a whole step of a small MLP, so cheap
+models record less often than `stats_interval` says; LeNet-5 barely notices them."""
+
+
+class _StatsPacer:
+    """Widens the monitor's interval until recording costs at most `STATS_BUDGET`.
+
+    It times the steps that record and the ones that do not (epoch ends, with their
+    validation pass, are left out) and sets ``monitor.every`` to
+    ``extra cost of a record / (budget * plain step)``; the interval only grows, and never
+    past ``total_steps / 30`` (the Weights page wants a curve, not three points).
+    """
+
+    def __init__(self, monitor, total_steps: int, budget: float = STATS_BUDGET):
+        self.monitor = monitor
+        self.budget = budget
+        self.max_every = max(monitor.every, int(total_steps) // 30)
+        self.plain: collections.deque = collections.deque(maxlen=32)
+        self.record: collections.deque = collections.deque(maxlen=8)
+
+    def observe(self, seconds: float, recorded: bool) -> None:
+        (self.record if recorded else self.plain).append(seconds)
+        if len(self.record) < 3 or len(self.plain) < 8 or not recorded:
+            return
+        plain = statistics.median(self.plain)
+        extra = statistics.median(self.record) - plain
+        if plain > 0 and extra > 0:
+            need = min(math.ceil(extra / (self.budget * plain)), self.max_every)
+            if need > self.monitor.every:
+                self.monitor.every = need
+
+
 class EngineStepper:
     """`netcore.train.Trainer` behind the small stepper protocol of `ui.jobs`.
 
@@ -156,6 +192,8 @@ class EngineStepper:
         # blew up even if no NaN appeared yet (the fused cross-entropy stays finite).
         self.explode_at = 100.0 * math.log(max(2, len(config.class_names)))
         self._explode_run = 0
+        monitor = self.trainer.monitor
+        self._pacer = _StatsPacer(monitor, total) if monitor is not None else None
 
     @property
     def step_count(self) -> int:
@@ -191,7 +229,15 @@ class EngineStepper:
         )
 
     def step(self) -> dict:
-        event = self.trainer.step()
+        pacer = self._pacer
+        if pacer is None:
+            event = self.trainer.step()
+        else:
+            records = pacer.monitor.complete
+            t0 = time.perf_counter()
+            event = self.trainer.step()
+            if event is not None and event.epoch_metrics is None:
+                pacer.observe(time.perf_counter() - t0, pacer.monitor.complete > records)
         if event is None:
             return {}
         if math.isfinite(event.loss) and event.loss > self.explode_at:
@@ -210,8 +256,21 @@ class EngineStepper:
         return record
 
     def history_copy(self):
-        """A consistent copy; safe to call from another thread while training goes on."""
-        return self.trainer.history.snapshot()
+        """A consistent copy; safe to call from another thread while training goes on.
+
+        The statistics (``.stats``) are not copied here but read when asked for: the Train
+        page redraws its curves every second and never needs them, and the monitor keeps
+        its plain-dict form cached until the next record.
+        """
+        from netcore.history import History
+
+        live = self.trainer.history
+        n = len(live)
+        copy = History()
+        copy.steps = {k: v[:n] for k, v in live.steps.items()}
+        copy.epochs = [dict(e) for e in live.epochs[:]]
+        copy._monitor = live._monitor
+        return copy
 
     def state_dict(self) -> dict:
         return self.model.state_dict()
@@ -316,6 +375,7 @@ def make_job(
                 "epoch": snap.epoch,
                 "lr": snap.lr,
                 "elapsed_s": snap.elapsed_s,
+                "run_s": snap.run_s,
                 "metrics": metrics,
                 "saved": time.time(),
             },

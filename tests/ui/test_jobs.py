@@ -253,3 +253,56 @@ def test_model_file_round_trip_and_bad_files(small_ds):
     for bad in (b"", b"not a model", data[: len(data) // 2]):
         with pytest.raises(ValueError):
             load_model_file(bad)
+
+
+def test_lenet_job_records_statistics_and_times_its_run(store):
+    """A CNN run records weight statistics (a recorded step runs the layers one by one)
+    and reports the wall time of its steps (start-up excluded) for an honest speed."""
+    ds = load_dataset("mnist_5k", train_size=256, test_size=64)
+    cfg = mlp_config(ds, arch=preset_spec("lenet5", ds.input_shape, ds.n_classes), epochs=1)
+    job = make_job(cfg, store, dataset=ds)
+    job.start()
+    assert job.join(60)
+    snap = job.snapshot()
+    assert snap.status == "finished", snap.stop_reason
+    stats = snap.history.stats
+    assert stats["steps"][0] == 1 and len(stats["steps"]) >= 1
+    assert 0 < snap.elapsed_s <= snap.run_s
+    assert store.read_meta(job.run_id)["run_s"] == pytest.approx(snap.run_s)
+
+
+def test_history_copy_stays_put_while_training_goes_on(small_ds):
+    from ui.training import EngineStepper
+
+    stepper = EngineStepper(mlp_config(small_ds, epochs=3), small_ds)
+    for _ in range(10):
+        stepper.step()
+    copy = stepper.history_copy()
+    for _ in range(5):
+        stepper.step()
+    assert len(copy) == 10 and copy.steps["loss"] == stepper.trainer.history.steps["loss"][:10]
+    assert copy.stats["steps"][0] == 1  # statistics are read when asked for
+
+
+def test_stats_pacer_keeps_recording_cheap():
+    from types import SimpleNamespace
+
+    from ui.training import _StatsPacer
+
+    monitor = SimpleNamespace(every=5)
+    pacer = _StatsPacer(monitor, total_steps=3000, budget=0.05)
+    for _ in range(10):
+        pacer.observe(0.001, recorded=False)
+    for _ in range(3):
+        pacer.observe(0.003, recorded=True)  # a record costs two extra steps
+    assert monitor.every == 40  # 2 extra steps / 0.05
+    for _ in range(3):
+        pacer.observe(0.101, recorded=True)  # never fewer than ~30 records per run
+    assert monitor.every == 100
+    cheap = SimpleNamespace(every=5)
+    pacer = _StatsPacer(cheap, total_steps=3000, budget=0.05)
+    for _ in range(10):
+        pacer.observe(0.020, recorded=False)
+    for _ in range(3):
+        pacer.observe(0.0204, recorded=True)  # a CNN barely notices: keep the interval
+    assert cheap.every == 5

@@ -99,6 +99,21 @@ def test_curves_hold_the_data():
     assert len(empty.data) == 0 and empty.layout.annotations
 
 
+def test_curve_figures_are_valid_plotly():
+    """The live curves skip Plotly's validation when built; every property must be valid."""
+    import plotly.graph_objects as go
+
+    h = _history()
+    for fig in (
+        loss_figure(h, smoothing=0.6, log_y=True),
+        accuracy_figure(h, smoothing=0.0),
+        lr_figure(h),
+        loss_figure(None),
+        lr_figure(None),
+    ):
+        go.Figure(fig.to_dict())  # raises on an unknown or invalid property
+
+
 def test_dataset_and_stack_figures():
     pixels = np.random.default_rng(0).integers(0, 255, (30, 1, 28, 28), dtype=np.uint8)
     labels = np.repeat(np.arange(3), 10)

@@ -6,7 +6,7 @@ Pure functions (NumPy + Plotly, no Streamlit), used by every chart builder in ui
   deficiency. `TRAIN`, `VAL`, `LR` name the colours of the learning curves.
 * `DIVERGING` -- a blue-white-red scale for signed values (weights, gradients); always use
   it with `signed_range` so that white means exactly zero.
-* `base_layout` -- title, axis titles, white template, compact margins.
+* `base_layout` / `layout_dict` -- title, axis titles, white template, compact margins.
 * `decimate` -- keep a long curve under ~2,000 points without losing its spikes.
 * `smooth` -- exponential moving average, the same as TensorBoard's smoothing slider.
 """
@@ -97,18 +97,18 @@ LIGHT_TEMPLATE = {
 and costs ~50 ms per figure to copy and validate; a live chart redraws every second."""
 
 
-def base_layout(
-    fig,
+def layout_dict(
     title: str | None = None,
     x_title: str | None = None,
     y_title: str | None = None,
     *,
     height: int | None = None,
-):
-    """Apply the project's look to a Plotly figure and return it (one layout update).
+) -> dict:
+    """The project's look as a plain Plotly layout dict (what `base_layout` applies).
 
     White background, compact margins, horizontal legend above the plot, hover on the x
-    value, the Okabe-Ito colours.
+    value, the Okabe-Ito colours. A chart that redraws every second builds its figure from
+    this dict directly (see `ui.charts.curves`), without Plotly's per-property validation.
     """
     layout = {
         "template": LIGHT_TEMPLATE,
@@ -125,7 +125,19 @@ def base_layout(
         layout["xaxis"] = {"title": {"text": x_title}}
     if y_title is not None:
         layout["yaxis"] = {"title": {"text": y_title}}
-    fig.update_layout(layout)
+    return layout
+
+
+def base_layout(
+    fig,
+    title: str | None = None,
+    x_title: str | None = None,
+    y_title: str | None = None,
+    *,
+    height: int | None = None,
+):
+    """Apply the project's look (`layout_dict`) to a Plotly figure and return it."""
+    fig.update_layout(layout_dict(title, x_title, y_title, height=height))
     return fig
 
 
