@@ -46,7 +46,7 @@ Speed notes (each measured; see ``python -m netcore.bench``):
   product ready for the next layer;
 * the padded input and the patch matrix live in buffers reused from step to step
   (allocating megabytes every step costs time);
-* ``dx`` is computed one kernel offset at a time (`netcore.functional.conv_input_grad`):
+* ``dx`` is computed one kernel row at a time (`netcore.functional.conv_input_grad`):
   the same sums as col2im, without building the big ``(K, P*N)`` matrix;
 * batches above `KEEP_PATCHES_UP_TO` images go through a few output rows at a time (see
   `PIECE_VALUES`), so that evaluating a test set does not build a patch matrix of

@@ -265,13 +265,15 @@ def col2im(
 def conv_input_grad(
     g: np.ndarray, weight: np.ndarray, input_shape: tuple[int, int, int, int], stride: int = 1
 ) -> np.ndarray:
-    """dL/dx of a convolution: ``col2im(W_mat.T @ g)``, one kernel offset at a time.
+    """dL/dx of a convolution: ``col2im(W_mat.T @ g)``, one kernel row at a time.
 
     The rows of the patch gradient ``W_mat.T @ g`` that belong to kernel offset ``(i, j)``
     are ``W[:, :, i, j].T @ g`` (shape ``(C, Ho*Wo*N)``): the gradient of every pixel that
-    offset looked at. col2im adds each offset's rows back at that offset; doing it one
-    offset at a time gives the same sums without ever building the whole
-    ``(C*kH*kW, Ho*Wo*N)`` matrix (megabytes; one offset's share stays in the cache).
+    offset looked at. col2im adds each offset's rows back at that offset. Here the
+    ``kW`` offsets of kernel row ``i`` come from one matrix product, and their rows are
+    added back before the next kernel row: the same sums, without ever building the
+    whole ``(C*kH*kW, Ho*Wo*N)`` matrix (megabytes; one kernel row's share stays in the
+    cache, and the products are still big enough for BLAS to run fast).
 
     Parameters
     ----------
@@ -289,18 +291,22 @@ def conv_input_grad(
     ``col2im(W.reshape(F, -1).T @ g, input_shape, kH, kW, stride)``.
     """
     n, c, h, w = input_shape
-    _, _, kernel_h, kernel_w = weight.shape
+    f, _, kernel_h, kernel_w = weight.shape
     ho = conv_output_size(h, kernel_h, stride)
     wo = conv_output_size(w, kernel_w, stride)
     dx = channel_major(input_shape, g.dtype, zero=True)
     dx_cm = dx.transpose(1, 2, 3, 0)  # (C, H, W, N)
-    part = np.empty((c, ho * wo * n), dtype=g.dtype)
+    w_rows = weight.transpose(2, 3, 1, 0)  # (kH, kW, C, F): w_rows[i, j] = W[:, :, i, j].T
+    part = np.empty((kernel_w, c, ho * wo * n), dtype=g.dtype)
     h_end, w_end = stride * (ho - 1) + 1, stride * (wo - 1) + 1
     for i in range(kernel_h):
+        # part[j] = W[:, :, i, j].T @ g for every j of kernel row i, in one product
+        np.matmul(w_rows[i].reshape(kernel_w * c, f), g, out=part.reshape(kernel_w * c, -1))
         for j in range(kernel_w):
-            np.matmul(weight[:, :, i, j].T, g, out=part)  # (C, F) @ (F, Ho*Wo*N)
             # A pixel seen at several offsets gets one contribution from each: "+=".
-            dx_cm[:, i : i + h_end : stride, j : j + w_end : stride] += part.reshape(c, ho, wo, n)
+            dx_cm[:, i : i + h_end : stride, j : j + w_end : stride] += part[j].reshape(
+                c, ho, wo, n
+            )
     return dx
 
 
