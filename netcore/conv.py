@@ -190,17 +190,23 @@ class Conv2D(Layer):
         shape = (c, h + 2 * p, w + 2 * p, n)
         if keep:
             buf = self._buffer("padded", shape, x.dtype, zero=True)
-        else:  # a big batch: not worth keeping megabytes around for
+        else:
             buf = np.zeros(shape, x.dtype)
         return pad2d(x, p, out=buf.transpose(3, 0, 1, 2))
 
     def _patches(self, x: np.ndarray) -> np.ndarray:
-        """im2col of `x` ``(n, C, H, W)`` in reused buffers: ``(K, P*n)``."""
+        """im2col of `x` ``(n, C, H, W)``: ``(K, P*n)``.
+
+        In training the buffers are kept and reused from step to step; in evaluation they
+        are not (an evaluation batch can be big, and a server holding many models should
+        not keep megabytes per layer for it).
+        """
         n, c, h, w = x.shape
         k, s = self.kernel_size, self.stride
         ho, wo = self.output_shape(x.shape[1:])[1:]
-        cols = self._buffer("cols", (c, k, k, ho, wo, n), x.dtype)
-        return im2col(self._padded(x), k, k, s, out=cols)
+        shape = (c, k, k, ho, wo, n)
+        cols = self._buffer("cols", shape, x.dtype) if self.training else np.empty(shape, x.dtype)
+        return im2col(self._padded(x, keep=self.training), k, k, s, out=cols)
 
     def _row_pieces(self, x_padded: np.ndarray, ho: int):
         """For a big batch: (first output row, last + 1, patches of those rows ``(K, r*Wo*N)``)."""
