@@ -246,7 +246,7 @@ def no_stats_view():
     """A loaded model: weights now (and at the first snapshot), gradients on one batch."""
     st.caption(
         "No training statistics were recorded for this model, so the curves over "
-        "time are missing; the gradients below are computed now, on 64 training "
+        f"time are missing; the gradients below are computed now, on {GRAD_BATCH} training "
         "images."
     )
     w = dict(model.named_parameters())[picked].data
@@ -298,10 +298,19 @@ def gradients_now():
         ds = None
     if ds is None or tuple(ds.input_shape) != tuple(info.get("input_shape") or ()):
         return None
-    return _cached_gradients(inside.model_key(info, model), model, ds.X_train[:64], ds.y_train[:64])
+    x, y = ds.X_train[:GRAD_BATCH], ds.y_train[:GRAD_BATCH]
+    return _cached_gradients(inside.model_key(info, model), model, x, y)
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
+# Training images for the gradients of a model without statistics: enough for the per-layer
+# norms to be representative, half the cost of a usual batch of 64. (A comment, not a
+# docstring: Streamlit would print a bare string of a page on the page.)
+GRAD_BATCH = 32
+
+
+@st.cache_data(
+    max_entries=8, show_spinner=f"Computing gradients on {GRAD_BATCH} training images ..."
+)
 def _cached_gradients(key: str, _model, _x, _y):
     return batch_gradients(_model, _x, _y)
 

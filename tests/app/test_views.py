@@ -94,10 +94,15 @@ def test_without_a_model_the_page_explains_and_links_to_train(page, monkeypatch,
 def test_filters_page_draws_zero_centred_kernels(trained_run, monkeypatch):
     root, run_id = trained_run
     at = open_page("filters", monkeypatch, root, run_id)
-    spec = plotly_specs(at)[0]
+    specs = plotly_specs(at)
+    # Every conv layer at once, input side first.
+    titles = [s["layout"]["title"]["text"] for s in specs]
+    assert len(specs) == 2 and titles[0].startswith("0 · Conv2D") and titles[1].startswith("3 ·")
+    spec = specs[0]
     hm = spec["data"][0]
     assert hm["type"] == "heatmap" and hm["zmid"] == 0 and hm["zmin"] == -hm["zmax"]
     assert "6 filters 5×5" in spec["layout"]["title"]["text"]
+    assert "mean over 6 input channels" in titles[1]
     # Second conv layer, every input channel: a 16 x 6 grid of 5x5 kernels.
     at.selectbox(key="filters.layer").set_value(3).run()
     at.radio(key="filters.mode").set_value("all").run()
@@ -229,3 +234,74 @@ def test_pages_work_on_an_uploaded_model_without_history(monkeypatch, tmp_path):
     assert any("No training statistics" in c.value for c in at.caption)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert "Gradient norm per layer (one batch)" in titles
+
+
+def _synthetic_rgb_set(folder: Path, n_train: int = 300, n_test: int = 200) -> None:
+    """A 3x32x32, 10-class stand-in for CIFAR-10 saved as its parsed download cache (the
+    real archive is not fetched in tests): each class a colour, plus noise."""
+    rng = np.random.default_rng(0)
+    hues = rng.uniform(40, 215, (10, 3))
+    arrays = []
+    for n in (n_train, n_test):
+        y = np.arange(n) % 10
+        x = hues[y][:, :, None, None] + rng.normal(0, 30, (n, 3, 32, 32))
+        arrays += [np.clip(x, 0, 255).astype(np.uint8), y.astype(np.int64)]
+    (folder / "cifar10").mkdir(parents=True)
+    np.savez(
+        folder / "cifar10" / "parsed.npz",
+        raw_train=arrays[0], y_train=arrays[1], raw_test=arrays[2], y_test=arrays[3],
+    )  # fmt: skip
+
+
+def test_pages_on_a_fresh_colour_model_of_cifar_size(monkeypatch, tmp_path):
+    """An untrained VGG-small on 3x32x32 images (64-channel budget: 16 and 32 filters of
+    3x3): colour filters, RGB input picture, no statistics yet, a 10-class evaluation."""
+    from netcore.spec import build_model, preset_spec
+
+    _synthetic_rgb_set(tmp_path / "data")
+    monkeypatch.setenv("NETCORE_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("NETCORE_RUNS_DIR", str(tmp_path / "runs"))
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]  # fmt: skip
+    model = build_model(preset_spec("vgg-small", (3, 32, 32), 10), (3, 32, 32),
+                        rng=np.random.default_rng(1))  # fmt: skip
+    info = {
+        "source": "upload", "label": "vgg-small.npz", "dataset": "cifar10",
+        "input_shape": (3, 32, 32), "class_names": names, "step": None, "epoch": None,
+        "status": "uploaded", "config": None, "run_id": None,
+    }  # fmt: skip
+    at = AppTest.from_file(DASHBOARD, default_timeout=90)
+    at.session_state["nc.upload"] = (model, info)
+    at.run()
+
+    at.switch_page(PAGES["filters"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = plotly_specs(at)
+    assert len(specs) == 4  # four conv layers
+    assert specs[0]["data"][0]["type"] == "image"  # first layer in colour
+    assert "in colour" in specs[0]["layout"]["title"]["text"]
+    at.toggle(key="filters.rgb").set_value(False).run()
+    assert "mean over 3 input channels" in plotly_specs(at)[0]["layout"]["title"]["text"]
+
+    at.switch_page(PAGES["feature_maps"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
+    assert "The same input as a picture" in titles
+    assert any("32 channels of 16×16" in t for t in titles)
+    bars = next(s for s in plotly_specs(at) if s["layout"]["title"]["text"].startswith("Pred"))
+    assert len(bars["data"][0]["y"]) == 10 and any("airplane" in n for n in bars["data"][0]["y"])
+
+    at.switch_page(PAGES["weights"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("No training statistics" in c.value for c in at.caption)
+    assert len(at.get("plotly_chart")) >= 3
+
+    at.switch_page(PAGES["evaluate"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    cm = arr(plotly_specs(at)[0]["data"][0]["z"])
+    assert cm.shape == (10, 10) and cm.sum() == 200
+    print(
+        "\nMEASURED AppTest view timers (fresh VGG-small, 3x32x32): "
+        + ", ".join(f"{k} {at.session_state[k]:.0f} ms" for k in
+                    ("filters.ms", "fm.ms", "weights.ms", "eval.ms") if k in at.session_state)
+    )  # fmt: skip

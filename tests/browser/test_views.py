@@ -5,9 +5,12 @@ nothing empty, clipped or overflowing."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 pytestmark = pytest.mark.browser
@@ -32,6 +35,18 @@ def drawn_charts(page) -> int:
             '.heatmaplayer image, .imagelayer image, g.bars path, .scatterlayer path.js-line'
         )).length"""
     )
+
+
+def click_tile(page, helpers, chart_key: str, channel: int) -> None:
+    """Click channel `channel`'s tile in a feature-map montage (its invisible marker)."""
+    chart = helpers.key(page, f"{chart_key}.chart")
+    chart.scroll_into_view_if_needed()
+    chart.locator(".scatterlayer .point").nth(channel).click(force=True)
+    helpers.wait_idle(page)
+
+
+def shot_dir() -> Path:
+    return Path(__file__).resolve().parent / "screenshots"
 
 
 def current_step(page) -> int:
@@ -63,7 +78,7 @@ def test_views_on_a_run_that_trains(page, helpers, shot):
     assert current_step(page) >= 40, "training did not get going"
 
     timings = {}
-    expected = {"filters": 1, "feature-maps": 10, "weights": 6, "evaluate": 3}
+    expected = {"filters": 2, "feature-maps": 10, "weights": 6, "evaluate": 3}
     for path, title in VIEWS.items():
         t0 = time.monotonic()
         helpers.open(page, path, f"run={run_id}")
@@ -107,6 +122,16 @@ def test_views_on_a_run_that_trains(page, helpers, shot):
     assert drawn_charts(page) >= 10
     shot(page, "views-feature-maps-drawn")
 
+    # Click a tile of the first ReLU: that channel opens under the montage, with its filter.
+    click_tile(page, helpers, "fm.layer1", 3)
+    panel = helpers.key(page, "fm.clicked_panel")
+    panel.wait_for()
+    panel.get_by_text("channel 3").first.wait_for()
+    assert panel.get_by_text("Filter 3 of layer 0").count()
+    no_exception(page)
+    panel.scroll_into_view_if_needed()
+    page.screenshot(path=str(shot_dir() / "views-feature-maps-clicked.png"))
+
     # Stop training (unless it has finished meanwhile); the views stay on its last weights.
     helpers.open(page, "train", f"run={run_id}")
     stop = helpers.key(page, "train.stop").locator("button")
@@ -127,3 +152,57 @@ def test_views_on_a_run_that_trains(page, helpers, shot):
         "\nMEASURED view open (browser, while training): "
         + ", ".join(f"{k} {v:.2f} s" for k, v in timings.items())
     )
+
+
+def test_views_on_an_uploaded_colour_model(page, helpers, shot, runs_dir, tmp_path):
+    """A VGG-small for 3x32x32 images, uploaded without any history, on a 10-class colour
+    set (generated here as the CIFAR-10 cache: the archive is not downloaded in tests)."""
+    if os.environ.get("NETCORE_DATA_DIR"):
+        pytest.skip("the test server uses a shared data folder: no generated set goes there")
+    from netcore.spec import build_model, preset_spec
+    from ui.config import RunConfig
+    from ui.training import model_bytes
+
+    data = runs_dir.parent / "data" / "cifar10"  # the server's private data folder
+    if not (data / "parsed.npz").exists():
+        rng = np.random.default_rng(0)
+        hues = rng.uniform(40, 215, (10, 3))
+        arrays = {}
+        for part, n in (("train", 500), ("test", 200)):
+            y = np.arange(n) % 10
+            x = hues[y][:, :, None, None] + rng.normal(0, 30, (n, 3, 32, 32))
+            arrays[f"raw_{part}"] = np.clip(x, 0, 255).astype(np.uint8)
+            arrays[f"y_{part}"] = y.astype(np.int64)
+        data.mkdir(parents=True, exist_ok=True)
+        np.savez(data / "parsed.npz", **arrays)
+    names = ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship",
+             "truck"]  # fmt: skip
+    spec = preset_spec("vgg-small", (3, 32, 32), 10)
+    cfg = RunConfig(dataset="cifar10", arch=spec, input_shape=(3, 32, 32), class_names=names)
+    model = build_model(spec, (3, 32, 32), rng=np.random.default_rng(1))
+    saved = tmp_path / "vgg-small.npz"
+    saved.write_bytes(model_bytes(model, cfg))
+
+    helpers.open(page, "train")
+    page.locator('[data-testid="stFileUploaderDropzoneInput"]').set_input_files(saved)
+    page.get_by_text("vgg-small.npz: 15 layers").wait_for()
+    helpers.key(page, "train.inspect_upload").locator("button").first.click()
+    page.get_by_text("in the Look-inside pages").first.wait_for()
+    expected = {"Filters": 4, "Feature maps": 12, "Weights & gradients": 3, "Evaluate": 3}
+    for title, least in expected.items():
+        # The sidebar keeps the session (and its upload); a new URL would start a new one.
+        page.get_by_role("link", name=title).first.click()
+        page.get_by_role("heading", name=title, exact=True).first.wait_for()
+        page.wait_for_function(
+            f"() => document.querySelectorAll('.js-plotly-plot').length >= {least}",
+            timeout=90_000,
+        )
+        helpers.wait_idle(page, 90)
+        no_exception(page)
+        assert drawn_charts(page) >= least, f"{title}: a chart is empty"
+        shot(page, f"views-rgb-upload-{title.split()[0].lower()}")
+        if title == "Feature maps":
+            assert page.get_by_text("The same input as a picture").count()
+            click_tile(page, helpers, "fm.layer5", 20)  # a 32-channel conv of the second block
+            helpers.key(page, "fm.clicked_panel").get_by_text("channel 20").first.wait_for()
+            no_exception(page)

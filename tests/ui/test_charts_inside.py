@@ -319,3 +319,50 @@ def test_curves_figure_log_axis_and_reference():
         ["0.weight", "2.weight"], np.array([1e-4, 1e-1]), title="t", y_title="|g|"
     )
     assert bars.layout.yaxis.type == "log"
+
+
+# -- added: clicks, small kernels, unvalidated figures -------------------------------------
+def test_activation_figure_click_targets_sit_on_tile_centres():
+    a = np.arange(3 * 4 * 4, dtype=np.float32).reshape(3, 4, 4)
+    fig = activation_figure(a, layer_name="1 · ReLU", clickable=True)
+    targets = fig.data[-1]
+    assert targets.type == "scatter" and targets.mode == "markers"
+    # Tiles of 4x4 with 1-pixel gaps, one row: centres at x = 1.5, 6.5, 11.5; y = 1.5.
+    np.testing.assert_allclose(targets.x, [1.5, 6.5, 11.5])
+    np.testing.assert_allclose(targets.y, [1.5, 1.5, 1.5])
+    np.testing.assert_array_equal(targets.customdata, [0, 1, 2])
+    assert targets.marker.opacity == 0 and targets.selected.marker.opacity == 1
+    assert "click to enlarge" in targets.hovertemplate
+    labels = [t for t in fig.data if t.type == "scatter" and t.mode == "text"]
+    assert labels and labels[0].unselected.textfont.color == labels[0].textfont.color
+    # A Dense layer's strip has no channels to click, and is tall enough for its colour bar.
+    strip = activation_figure(np.ones(84, dtype=np.float32), clickable=True)
+    assert all(t.type != "scatter" or t.mode != "markers" for t in strip.data)
+    assert strip.layout.height >= 190
+
+
+def test_filters_figure_small_kernels_carry_no_numbers():
+    w = np.random.default_rng(7).normal(size=(8, 4, 3, 3)).astype(np.float32)
+    fig = filters_figure(w)
+    assert len(fig.data) == 1  # heatmap only: a number would hide a ninth of each 3x3 kernel
+    assert "8 filters 3×3, mean over 4 input channels" in fig.layout.title.text
+    one = filters_figure(w[2:3], mode="all", title="Filter 2 of layer 3", subtitle="white = 0")
+    assert one.layout.title.text == "Filter 2 of layer 3"
+    assert one.layout.title.subtitle.text == "white = 0"
+    np.testing.assert_allclose(np.asarray(one.data[0].z)[0:3, 4:7], w[2, 1])
+
+
+def test_unvalidated_figures_serialise_their_values():
+    import base64
+    import json
+
+    import plotly.io as pio
+
+    a = np.array([[[1.0, -2.0], [0.5, 0.0]]], dtype=np.float32)
+    spec = json.loads(pio.to_json(activation_figure(a), validate=False))
+    hm = spec["data"][0]
+    assert hm["zmin"] == -2.0 and hm["zmid"] == 0
+    z = hm["z"]
+    values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
+    np.testing.assert_allclose(values, a.ravel())
+    assert spec["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
