@@ -247,7 +247,9 @@ def live_view() -> None:
     t1 = time.perf_counter()
     snap = pg.snapshot(resolution=int(st.session_state["pg.resolution"]), tile_resolution=24)
     st.session_state["pg.snapshot"] = snap
-    boundary = charts.data_uri(charts.boundary_png(snap.probs, points_layer(pg)))
+    boundary = charts.data_uri(
+        charts.jpeg_bytes(charts.boundary_picture(snap.probs, points_layer(pg)))
+    )
     tiles = [
         charts.data_uri(charts.png_bytes(charts.tiles_rgb(t, r)))
         for t, r in zip(snap.tiles, snap.tile_ranges, strict=True)
@@ -271,7 +273,7 @@ def live_view() -> None:
         for i, (img, act) in enumerate(zip(tiles, pg.config.activations, strict=True)):
             n = snap.tiles[i].shape[0]
             st.caption(f"Layer {i + 1}: {n} {act} neuron{'s' if n > 1 else ''}")
-            st.image(img)
+            st.image(img, width=charts.montage_width(n))
         if tiles:
             st.caption(
                 "Each tile is one neuron's output over the whole plane: blue negative, white "

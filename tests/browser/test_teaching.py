@@ -4,6 +4,7 @@ state are saved (see tests/browser/conftest.py) to be looked at."""
 
 from __future__ import annotations
 
+import os
 import re
 import time
 
@@ -15,6 +16,33 @@ pytestmark = pytest.mark.browser
 def _metric(page, label: str) -> str:
     box = page.locator('[data-testid="stMetric"]').filter(has_text=label).first
     return box.locator('[data-testid="stMetricValue"]').inner_text()
+
+
+# Frames the browser really drew: each new boundary picture counts once it has loaded and
+# the next animation frame has painted it (server-side frames that the browser skipped, or
+# drew late, do not count).
+_COUNT_FRAMES_JS = """
+(seconds) => new Promise(resolve => {
+  const main = document.querySelector('[data-testid="stMain"]');
+  const boundary = () => main.querySelector('[data-testid="stImage"] img');
+  const times = [];
+  let last = boundary() && boundary().src;
+  const seen = () => requestAnimationFrame(() => times.push(performance.now()));
+  const observer = new MutationObserver(() => {
+    const img = boundary();
+    if (!img || img.src === last) return;
+    last = img.src;
+    if (img.complete) seen(); else img.addEventListener('load', seen, {once: true});
+  });
+  observer.observe(main, {subtree: true, childList: true, attributes: true,
+                          attributeFilter: ['src']});
+  setTimeout(() => {
+    observer.disconnect();
+    const n = times.length;
+    resolve(n > 1 ? (n - 1) / ((times[n - 1] - times[0]) / 1000) : 0);
+  }, seconds * 1000);
+})
+"""
 
 
 def test_playground_trains_live_and_reports_its_frame_rate(page, helpers):
@@ -31,13 +59,17 @@ def test_playground_trains_live_and_reports_its_frame_rate(page, helpers):
         helpers.wait_idle(page)
     assert page.get_by_text("Layer 2: 64 Tanh neurons").count() == 1
     helpers.key(page, "pg.play").locator("button").click()
-    time.sleep(8)
+    time.sleep(2)
+    load = os.getloadavg()[0]
+    fps = page.evaluate(_COUNT_FRAMES_JS, 8)
     caption = page.get_by_text(re.compile(r"frames/s")).first.inner_text()
-    fps = float(re.search(r"([\d.]+) frames/s", caption).group(1))
-    print(f"\nplayground, 2-64-64-2 on 500 points: {fps:.1f} frames/s ({caption})")
+    print(
+        f"\nplayground, 2-64-64-2 on 500 points: {fps:.1f} frames/s drawn by the browser "
+        f"(load average {load:.2f}; server: {caption})"
+    )
     epoch = float(_metric(page, "Epoch").replace(",", ""))
     assert epoch > 5, "training did not advance"
-    assert fps >= 2.0, caption  # the target is 5+; under a loaded CI machine keep a floor
+    assert fps >= 2.0, caption  # the target is 5+; keep a floor for a loaded CI machine
     helpers.shot(page, "teaching-playground-training")
 
     helpers.key(page, "pg.play").locator("button").click()  # pause

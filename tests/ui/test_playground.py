@@ -36,8 +36,12 @@ def test_boundary_picture_is_the_models_prediction_on_the_grid():
     colours = np.array([[int(c[i : i + 2], 16) for i in (1, 3, 5)] for c in charts.PALETTE[:2]])
     expected = 255 - (255 - colours[winner]) * (confidence * charts.TINT)[..., None]
     np.testing.assert_allclose(rgb, expected, atol=1.0)
-    png = charts.boundary_png(probs, None)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    picture = charts.boundary_picture(probs, None, size=40)
+    assert picture.shape == (40, 40, 3) and picture.dtype == np.uint8
+    jpeg = charts.jpeg_bytes(picture)
+    assert jpeg[:2] == b"\xff\xd8"
+    assert charts.data_uri(jpeg).startswith("data:image/jpeg;base64,")
+    assert charts.data_uri(charts.png_bytes(picture)).startswith("data:image/png;base64,")
 
 
 def test_points_are_drawn_where_the_data_are():
@@ -96,17 +100,19 @@ def test_hidden_tiles_are_each_neurons_output():
     np.testing.assert_allclose(snap.tiles[1][:, 1, 4], outs[1][0], atol=1e-6)
     assert np.all(snap.tiles[1] >= 0)  # ReLU outputs
 
-    # One montage picture per layer: 5 tiles in one row, 3 in the next layer's.
+    # One montage picture per layer, tiles at the grid's resolution (6 pixels here): 5 tiles
+    # on 4 columns make two rows.
     img = charts.tiles_rgb(snap.tiles[0], snap.tile_ranges[0], columns=4)
-    step = charts.TILE_PX + charts.TILE_GAP
+    step = 6 + charts.TILE_GAP
     assert img.shape == (2 * step - charts.TILE_GAP, 4 * step - charts.TILE_GAP, 3)
-    assert tuple(img[charts.TILE_PX + 1, 0]) == charts.GAP_RGB  # the gap between rows
+    assert tuple(img[6, 0]) == charts.GAP_RGB  # the gap between rows
+    assert charts.montage_width(5, columns=4) > charts.montage_width(3, columns=4)
     # A Tanh neuron's picture uses the fixed range: +1 is the red end, -1 the blue end.
     hot = charts.tiles_rgb(np.ones((1, 4, 4)), (-1.0, 1.0))
     cold = charts.tiles_rgb(-np.ones((1, 4, 4)), (-1.0, 1.0))
     zero = charts.tiles_rgb(np.zeros((1, 4, 4)), (-1.0, 1.0))
-    assert hot[5, 5, 0] > hot[5, 5, 2] and cold[5, 5, 2] > cold[5, 5, 0]
-    assert zero[5, 5].min() > 240  # white
+    assert hot[2, 2, 0] > hot[2, 2, 2] and cold[2, 2, 2] > cold[2, 2, 0]
+    assert zero[2, 2].min() > 240  # white
     # ReLU tiles are scaled to their own maximum: 0.1 everywhere looks like 1.
     np.testing.assert_array_equal(
         charts.tiles_rgb(np.full((1, 4, 4), 0.1), None), charts.tiles_rgb(np.ones((1, 4, 4)), None)
@@ -114,7 +120,7 @@ def test_hidden_tiles_are_each_neurons_output():
     # Orientation: a neuron that is high at the top of the plane is red at the top.
     up = np.repeat(np.linspace(-1, 1, 8)[:, None], 8, axis=1)[None]  # row 0 = bottom (y low)
     pic = charts.tiles_rgb(up, (-1.0, 1.0))
-    assert pic[1, 15, 0] > pic[1, 15, 2] and pic[-2, 15, 2] > pic[-2, 15, 0]
+    assert pic[0, 4, 0] > pic[0, 4, 2] and pic[-1, 4, 2] > pic[-1, 4, 0]
 
 
 def test_live_settings_change_without_reset():
@@ -174,8 +180,8 @@ def test_frame_work_is_small():
     for _ in range(5):
         pg.step(10)
         snap = pg.snapshot(resolution=80, tile_resolution=24)
-        charts.boundary_png(snap.probs, layer)
+        charts.jpeg_bytes(charts.boundary_picture(snap.probs, layer))
         for tiles, rng in zip(snap.tiles, snap.tile_ranges, strict=True):
-            charts.tiles_rgb(tiles, rng)
+            charts.png_bytes(charts.tiles_rgb(tiles, rng))
     per_frame = (time.perf_counter() - t0) / 5
     assert per_frame < 0.5, f"{per_frame * 1000:.0f} ms per frame"
