@@ -196,21 +196,21 @@ def browser_steps_per_s(arch: str, epochs: int, port: int) -> dict:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             if arch == "lenet5" and epochs == 5:
                 page.goto(url)
-                page.locator(".st-key-home-quick_cnn button").click()
+                page.locator(".st-key-home-quick_cnn button").first.click()
             else:
                 page.goto(url + "/build")
                 page.get_by_text("Start from a preset").wait_for()
                 page.locator(".st-key-build-preset").click()
                 label = "MLP (2 hidden layers)" if arch == "mlp" else "LeNet-5 (2 conv blocks)"
                 page.get_by_role("option", name=label).click()
-                page.locator(".st-key-build-load_preset button").click()
+                page.locator(".st-key-build-load_preset button").first.click()
                 time.sleep(1.0)
                 page.locator('[data-testid="stSidebarNav"] a[href$="/train"]').click()
                 box = page.locator(".st-key-train-epochs input")
                 box.fill(str(epochs))
                 box.press("Enter")
                 time.sleep(1.0)
-                page.locator(".st-key-train-start button").click()
+                page.locator(".st-key-train-start button").first.click()
             page.wait_for_url(lambda u: "run=" in u, timeout=60_000)
             run_id = page.url.split("run=")[1]
             shown = []

@@ -41,6 +41,9 @@ ACTIVE = ("ready", "queued", "running", "paused")
 
 FINAL = ("finished", "stopped", "diverged")
 
+RATE_WINDOW_S = 10.0
+"""Steps per second are averaged over this many seconds of training."""
+
 
 class LimitError(RuntimeError):
     """A per-session or server-wide limit refuses a new job; the message says which."""
@@ -194,7 +197,9 @@ class TrainingJob:
         self._epoch = 0.0
         self._last: dict = {}
         self._version = 0
-        self._rate = collections.deque(maxlen=64)  # (time, step) while computing
+        # (time, step) after each step of the last RATE_WINDOW_S seconds of computing: the
+        # speed shown includes the epoch ends (validation) and saves, as the time left must.
+        self._rate = collections.deque(maxlen=4096)
         self._elapsed = 0.0
         self._run_s = 0.0
         self._history_cache = (-1, None)
@@ -409,6 +414,8 @@ class TrainingJob:
                     self._last = dict(record or {})
                     self._elapsed += t1 - t0
                     self._rate.append((t1, self._step))
+                    while t1 - self._rate[0][0] > RATE_WINDOW_S:
+                        self._rate.popleft()
                     if self._step_budget > 0:
                         self._step_budget -= 1
                     if self._status not in ("running", "paused") or (
