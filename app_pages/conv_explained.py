@@ -194,8 +194,7 @@ def grid(values, title: str = "", **kw):
     """Draw a number grid at its natural size, its title above it."""
     if title:
         st.markdown(f"**{title}**")
-    fig = ch.number_grid(values, **kw)
-    fig.update_layout(meta={"title": title})  # names the grid for tests and exports
+    fig = ch.number_grid(values, name=title, **kw)  # the name is for tests and exports
     st.plotly_chart(fig, width="content", config={"displayModeBar": False})
 
 
@@ -211,6 +210,7 @@ def show_conv(k: int) -> None:
             window=(cell.r0, cell.c0, kh, kw),
             row_offset=-fwd.padding,
             col_offset=-fwd.padding,
+            padding=fwd.padding,
             digits=2,
         )
     with b:
@@ -356,6 +356,7 @@ def show_dw(k: int) -> None:
                 window=(cell.u, cell.v, ho, wo),
                 row_offset=-fwd.padding,
                 col_offset=-fwd.padding,
+                padding=fwd.padding,
             )
         else:
             grid(
@@ -364,6 +365,7 @@ def show_dw(k: int) -> None:
                 marks=used,
                 row_offset=-fwd.padding,
                 col_offset=-fwd.padding,
+                padding=fwd.padding,
             )
     with b:
         grid(bwd.dz, title="dL/dz", signed=True)

@@ -116,6 +116,7 @@ def check_network(
     budget_s: float = 0.6,
     batch_size: int = 2,
     seed: int = 0,
+    only: tuple[int, ...] | None = None,
 ) -> list[LayerCheck]:
     """Check every layer's backward pass against finite differences, in float64.
 
@@ -127,14 +128,18 @@ def check_network(
     budget_s : rough time per layer; each finite difference costs two forward passes, so a
         layer with more coordinates than fit gets a random sample of them checked
     batch_size : samples per check (random inputs kept away from ReLU's kink and pool ties)
+    only : check just these layer indices (e.g. the one with the bug, when the others were
+        checked before: each layer's check depends only on that layer and its seed)
 
     Returns
     -------
-    list of LayerCheck, one per layer, in order
+    list of LayerCheck, one per layer checked, in order
     """
     shapes = model.output_shapes(tuple(input_shape))
     results = []
     for i, layer in enumerate(model.layers):
+        if only is not None and i not in only:
+            continue
         in_shape = tuple(input_shape) if i == 0 else tuple(shapes[i - 1])
         target = broken[1] if broken is not None and broken[0] == i else None
         checked_layer = BrokenBackward(layer, target) if target else layer

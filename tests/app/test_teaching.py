@@ -129,6 +129,22 @@ def _by_title(at: AppTest, start: str) -> dict:
     )
 
 
+def test_number_grid_is_a_valid_figure_with_a_shaded_padding_border():
+    import plotly.graph_objects as go
+
+    from ui.charts import explainer as ch
+
+    values = np.arange(16, dtype=float).reshape(4, 4)
+    fig = ch.number_grid(values, name="x", window=(1, 1, 2, 2), padding=1, row_offset=-1)
+    go.Figure(fig.to_dict())  # built without validation for speed: it must still be valid
+    spec = fig.to_dict()
+    assert spec["layout"]["meta"]["title"] == "x"
+    assert spec["data"][0]["text"][1][2] == "6"
+    bands = [s for s in spec["layout"]["shapes"] if s.get("layer") == "above"]
+    assert len(bands) == 4  # top, bottom, left, right strips of the zero padding
+    assert ch.number_grid(values)["layout"]["shapes"] == ()
+
+
 def test_conv_page_numbers_equal_netcore(app):
     at = goto(app, "conv_explained")
     assert not at.exception, [e.value for e in at.exception]
@@ -227,7 +243,7 @@ def test_gradient_check_passes_then_catches_the_broken_layer(app):
     assert at.error and "disagree" in at.error[0].value
     table = at.dataframe[0].value
     failed = table[table["Result"] == "FAIL"]
-    assert len(failed) == 1 and failed["Gradient"].iloc[0].endswith("← broken")
+    assert len(failed) == 1 and failed["Gradient"].iloc[0] == "dL/dweight (broken)"
     assert failed["Relative error"].iloc[0] > 0.5
 
     at.button(key="gc.train").click().run()

@@ -15,7 +15,7 @@ import math
 import numpy as np
 import plotly.graph_objects as go
 
-from ui.charts.style import DIVERGING, PALETTE, base_layout
+from ui.charts.style import DIVERGING, PALETTE, base_layout, layout_dict
 
 HIGHLIGHT = "#D55E00"
 """Outline of the current window (vermillion: visible on both the blue and the red end)."""
@@ -37,6 +37,7 @@ def number_grid(
     values: np.ndarray,
     *,
     title: str = "",
+    name: str = "",
     window: tuple[int, int, int, int] | None = None,
     marks: list[tuple[int, int]] | None = None,
     filled: np.ndarray | None = None,
@@ -47,12 +48,18 @@ def number_grid(
     show_text: bool = True,
     row_offset: int = 0,
     col_offset: int = 0,
+    padding: int = 0,
 ) -> go.Figure:
     """A small matrix drawn as coloured cells with its numbers written in.
+
+    Built as a plain figure dict without Plotly's per-property validation: the walkthrough
+    redraws three grids at every step, and validation made each grid cost ~60 ms of server
+    time (the dict is checked once by the tests).
 
     Parameters
     ----------
     values : (H, W)
+    title : drawn above the grid; name : kept in ``layout.meta.title`` (tests, exports)
     window : (row, col, height, width) outlined in `HIGHLIGHT` (e.g. the kernel's position)
     marks : cells outlined in `SECONDARY` (e.g. a pool winner)
     filled : (H, W) bool; cells not yet computed are drawn empty (a grid filling up)
@@ -60,6 +67,7 @@ def number_grid(
         otherwise white to dark grey
     zmax : fix the colour range (default: the largest |value|)
     row_offset, col_offset : first row/column label (e.g. -1 for a padded border)
+    padding : width of a zero-padding border, shaded grey so it is not mistaken for pixels
     """
     v = np.asarray(values, dtype=np.float64)
     h, w = v.shape
@@ -77,53 +85,66 @@ def number_grid(
         ["" if not np.isfinite(shown[r, c]) else fmt(shown[r, c], digits) for c in range(w)]
         for r in range(h)
     ]
-    heat = go.Heatmap(
-        z=shown,
-        text=text if show_text else None,
-        texttemplate="%{text}" if show_text else None,
-        textfont={"size": 12 if max(h, w) <= 10 else 10},
-        showscale=False,
-        xgap=1,
-        ygap=1,
-        hovertemplate="row %{y}, column %{x}: %{z:.4f}<extra></extra>",
-        x=np.arange(w) + col_offset,
-        y=np.arange(h) + row_offset,
+    heat = {
+        "type": "heatmap",
+        "z": shown,
+        "showscale": False,
+        "xgap": 1,
+        "ygap": 1,
+        "hovertemplate": "row %{y}, column %{x}: %{z:.4f}<extra></extra>",
+        "x": np.arange(w) + col_offset,
+        "y": np.arange(h) + row_offset,
         **colour,
-    )
-    fig = go.Figure(heat)
-    shapes = []
+    }
+    if show_text:
+        heat.update(
+            text=text,
+            texttemplate="%{text}",
+            textfont={"size": 12 if max(h, w) <= 10 else 10},
+        )
+    shapes = [_band(rect, row_offset, col_offset) for rect in _padding_bands(h, w, padding)]
     if window is not None:
         r, c, wh, ww = window
         shapes.append(_box(r + row_offset, c + col_offset, wh, ww, HIGHLIGHT, 4))
     for r, c in marks or []:
         shapes.append(_box(r + row_offset, c + col_offset, 1, 1, SECONDARY, 4))
-    base_layout(fig, title=title)
     top = 62 if title else 28  # room for a title above the column numbers
-    fig.update_layout(
+    axis = {"showgrid": False, "zeroline": False, "dtick": 1, "fixedrange": True}
+    layout = layout_dict(title)
+    layout.update(
         shapes=shapes,
         height=int(cell_px * h + top + 8),
         width=int(max(cell_px * w, 64) + 45),  # a one-column vector still shows its numbers
         margin={"l": 35, "r": 10, "t": top, "b": 8},
         hovermode="closest",
         plot_bgcolor="#F2F2F2",
+        meta={"title": name or title},
+        # Fixed ranges: exactly the cells, no empty border row, no zooming by accident.
+        xaxis={**axis, "side": "top", "range": [col_offset - 0.5, col_offset + w - 0.5]},
+        yaxis={**axis, "range": [row_offset + h - 0.5, row_offset - 0.5]},
     )
-    # Fixed ranges: exactly the cells, no empty border row, no zooming by accident.
-    fig.update_xaxes(
-        side="top",
-        showgrid=False,
-        zeroline=False,
-        dtick=1,
-        range=[col_offset - 0.5, col_offset + w - 0.5],
-        fixedrange=True,
-    )
-    fig.update_yaxes(
-        range=[row_offset + h - 0.5, row_offset - 0.5],
-        showgrid=False,
-        zeroline=False,
-        dtick=1,
-        fixedrange=True,
-    )
-    return fig
+    return go.Figure({"data": [heat], "layout": layout}, _validate=False)
+
+
+def _padding_bands(h: int, w: int, p: int) -> list[tuple[int, int, int, int]]:
+    """The (row, col, height, width) strips of a `p`-wide border of an (h, w) grid."""
+    if p <= 0:
+        return []
+    return [(0, 0, p, w), (h - p, 0, p, w), (p, 0, h - 2 * p, p), (p, w - p, h - 2 * p, p)]
+
+
+def _band(rect: tuple[int, int, int, int], row_offset: int, col_offset: int) -> dict:
+    r, c, h, w = rect
+    return {
+        "type": "rect",
+        "x0": c + col_offset - 0.5,
+        "x1": c + col_offset + w - 0.5,
+        "y0": r + row_offset - 0.5,
+        "y1": r + row_offset + h - 0.5,
+        "line": {"width": 0},
+        "fillcolor": "rgba(120, 120, 120, 0.28)",
+        "layer": "above",
+    }
 
 
 def _box(r: int, c: int, h: int, w: int, colour: str, width: float) -> dict:
@@ -155,15 +176,27 @@ def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -
             y=labels,
             orientation="h",
             marker={"color": [PALETTE[2] if good else PALETTE[3] for good in ok]},
-            text=[f"{e:.1e}" for e in err],
-            textposition="outside",
+            # The value sits inside its bar, so that it never runs over the pass line.
+            text=[f"{e:.0e}" for e in err],
+            textposition="inside",
+            insidetextanchor="end",
+            textfont={"color": "white", "size": 11},
             hovertemplate="%{y}: %{x:.2e}<extra></extra>",
         )
     )
-    base_layout(fig, x_title=f"relative error (log scale), pass < {tolerance:.0e}")
+    base_layout(fig, x_title="relative error (log scale)")
     fig.add_vline(x=tolerance, line={"color": "black", "dash": "dash", "width": 1.5})
-    fig.update_xaxes(type="log", range=[-12, 0.6], exponentformat="power")
-    fig.update_yaxes(autorange="reversed")
+    fig.add_annotation(
+        x=np.log10(tolerance),
+        y=1.0,
+        yref="paper",
+        yanchor="bottom",
+        text=f"pass < {tolerance:.0e}",
+        showarrow=False,
+        font={"size": 12},
+    )
+    fig.update_xaxes(type="log", range=[-13, 0.3], exponentformat="power", dtick=3)
+    fig.update_yaxes(autorange="reversed", automargin=True)
     fig.update_layout(
         height=max(220, 22 * len(labels) + 90),
         hovermode="closest",
