@@ -365,6 +365,7 @@ if model is not None:
             param_shapes={n: tuple(p.shape) for n, p in layer.named_parameters()},
         )
         in_shape = out_shape
+    math_panels.layer_math("CrossEntropyLoss")  # the loss every network here trains with
 else:
     for row in rows:
         math_panels.layer_math(row.type)
