@@ -325,7 +325,16 @@ with right:
     st.markdown("#### The network" + ("" if valid else " (last valid)"))
     if shown_summary is not None:
         m1, m2, m3 = st.columns(3)
-        m1.metric("Parameters", f"{shown_summary.total_params:,}")
+        n_params = shown_summary.total_params
+        m1.metric(
+            "Parameters",
+            f"{n_params:,}"
+            if n_params < 10_000
+            else f"{n_params / 1e3:.1f} k"
+            if n_params < 1_000_000
+            else f"{n_params / 1e6:.2f} M",
+            help=f"{n_params:,} weights and biases to learn.",
+        )
         m2.metric("FLOPs / image", f"{shown_summary.total_flops / 1e6:.2f} M")
         m3.metric("Layers", len(shown_summary.rows))
         table = pd.DataFrame(

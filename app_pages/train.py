@@ -8,6 +8,7 @@ the run is active, and not at all when it is idle.
 
 import json
 import os
+import time
 import zlib
 
 import streamlit as st
@@ -16,7 +17,7 @@ from app_pages._common import duration, pretty_error, shape_text, status_badge
 from ui import state
 from ui.charts.curves import accuracy_figure, epoch_table, loss_figure, step_table
 from ui.config import OPTIMIZERS, SCHEDULES, Limits
-from ui.jobs import LimitError
+from ui.jobs import FINAL, LimitError
 from ui.show import show_chart
 from ui.training import check_config, load_model_file, model_bytes
 
@@ -88,16 +89,26 @@ def on_start(paused: bool = False) -> None:
         handle.job.step_once()
 
 
+def _settle(job, statuses, timeout: float = 0.5) -> None:
+    """Give the job a moment to act on a click (it does so between two batches), so that the
+    page redrawn after the click already shows the new status and buttons."""
+    end = time.monotonic() + timeout
+    while job.status not in statuses and time.monotonic() < end:
+        time.sleep(0.01)
+
+
 def on_pause() -> None:
     run = state.current_run()
     if run is not None and run.job is not None:
         run.job.pause()
+        _settle(run.job, ("paused", *FINAL))
 
 
 def on_resume() -> None:
     run = state.current_run()
     if run is not None and run.job is not None:
         run.job.resume()
+        _settle(run.job, ("running", "queued", *FINAL))
 
 
 def on_step() -> None:
@@ -197,7 +208,10 @@ shown_cfg = run.config if run is not None else cfg
 with st.container(horizontal=True, vertical_alignment="center"):
     if run is not None:
         status_badge(run.status)
-        st.markdown(f"**{shown_cfg.name or 'Run'}** · run `{run.run_id}`")
+        if shown_cfg.name:
+            st.markdown(f"**{shown_cfg.name}** · run `{run.run_id}`")
+        else:
+            st.markdown(f"Run `{run.run_id}`")
     else:
         status_badge("ready")
         st.markdown("**New run** · set it up and press Start")
@@ -347,11 +361,13 @@ def live_view() -> None:
     if run is not None:
         snap = run.job.snapshot() if run.job is not None else run.snapshot()
     history = snap.history if snap is not None else None
-    # A run that just ended: rerun the whole page (buttons, and no more timer).
+    # The status changed (queued -> running, running -> paused, ended): rerun the whole page,
+    # so that the badge and the buttons (Pause or Resume, Stop) match it, and an ended run
+    # stops the timer.
     seen = st.session_state.get("train.seen_status")
     now_status = snap.status if snap is not None else None
     st.session_state["train.seen_status"] = now_status
-    if run is not None and seen is not None and seen != now_status and not run.active:
+    if run is not None and seen is not None and seen != now_status:
         st.rerun()
 
     if snap is None:
@@ -581,7 +597,8 @@ with past_col:
         for r in runs:
             acc = r["metrics"].get("val_accuracy")
             acc_text = f" · {100 * acc:.1f}%" if acc is not None else ""
-            labels[r["run_id"]] = f"{r['name']} · {r['status']}{acc_text} · {r['run_id']}"
+            name = "" if r["name"] == r["run_id"] else f"{r['name']} · "
+            labels[r["run_id"]] = f"{name}{r['status']}{acc_text} · {r['run_id']}"
         ids = list(labels)
         current_id = run.run_id if run is not None else None
         # Labels change (status, accuracy): a new key makes the browser show the new text.
