@@ -14,6 +14,7 @@ from ui.charts.weights import (
 )
 from ui.inspect import (
     batch_gradients,
+    dead_relu_fractions,
     histogram,
     layer_label,
     shared_edges,
@@ -283,23 +284,64 @@ def no_stats_view():
             title="Gradient norm per layer (one batch)",
             y_title="‖g‖ (log scale)",
         )
-        show_chart(
-            fig,
-            key="weights.gradbars.now",
-            filename="gradient-norm-per-layer",
-            data={"parameter": names, "grad_norm": norms},
-        )
+        a, b = st.columns(2)
+        with a:
+            show_chart(
+                fig,
+                key="weights.gradbars.now",
+                filename="gradient-norm-per-layer",
+                data={"parameter": names, "grad_norm": norms},
+            )
+        with b:
+            dead = dead_now()
+            if dead:
+                labels = [f"{i} · ReLU" for i in dead]
+                fig = layer_bars_figure(
+                    labels,
+                    np.array(list(dead.values())) * 100,
+                    title=f"Dead ReLU units (on {GRAD_BATCH} images)",
+                    y_title="dead units (%)",
+                    log_y=False,
+                )
+                fig.update_yaxes(range=[0, 100], ticksuffix="%")
+                show_chart(
+                    fig,
+                    key="weights.dead.now",
+                    filename="dead-relu",
+                    data={"layer": labels, "dead_fraction": list(dead.values())},
+                )
+            else:
+                st.caption("This network has no ReLU layers, so no unit can die.")
 
 
-def gradients_now():
+def training_batch():
+    """The first `GRAD_BATCH` training images and labels, or None without the dataset."""
     try:
         ds = state.load_dataset(info["dataset"]) if info.get("dataset") else None
     except Exception:
         ds = None
     if ds is None or tuple(ds.input_shape) != tuple(info.get("input_shape") or ()):
         return None
-    x, y = ds.X_train[:GRAD_BATCH], ds.y_train[:GRAD_BATCH]
-    return _cached_gradients(inside.model_key(info, model), model, x, y)
+    return ds.X_train[:GRAD_BATCH], ds.y_train[:GRAD_BATCH]
+
+
+def gradients_now():
+    batch = training_batch()
+    if batch is None:
+        return None
+    return _cached_gradients(inside.model_key(info, model), model, *batch)
+
+
+def dead_now() -> dict:
+    batch = training_batch()
+    if batch is None:
+        return {}
+    return _cached_dead(inside.model_key(info, model), model, batch[0])
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def _cached_dead(key: str, _model, _x):
+    return dead_relu_fractions(_model, _x)
 
 
 # Training images for the gradients of a model without statistics: enough for the per-layer

@@ -40,7 +40,10 @@ def model_or_explain(view: str, what: str):
         st.warning(f"The current run could not be opened ({e}). Train a new one.")
         got = None
     if got is not None:
-        return got
+        model, info = got
+        # When the weights were read: a live view's fragment, run in the same script run,
+        # need not read them again (see `refresh`).
+        return model, {**info, "read_at": time.monotonic()}
     st.info(
         f"**No network yet.** {what} Build a network and start training on the **Train** "
         "page (a few seconds of training is enough), or open a saved run or model there. "
@@ -89,6 +92,10 @@ def refresh(model, info: dict):
     """Inside a live fragment: the run's latest ``(model, info)`` (the page's own arguments
     are those of the last full run). Falls back to the given ones."""
     if not is_live(info):
+        return model, info
+    if time.monotonic() - info.get("read_at", 0.0) < REFRESH_S / 2:
+        # Read a moment ago by this same script run: a second copy of a training model
+        # waits for the batch in flight and rebuilds the network for nothing.
         return model, info
     try:
         got = state.current_model()

@@ -314,6 +314,31 @@ def batch_gradients(model, x: np.ndarray, y: np.ndarray) -> dict[str, np.ndarray
     return {name: p.grad.copy() for name, p in m.named_parameters()}
 
 
+def dead_relu_fractions(model, x: np.ndarray) -> dict[int, float]:
+    """Fraction of dead units of every ReLU layer on one batch, for a model without
+    recorded statistics: a unit is dead when it outputs 0 for every sample of ``x``.
+
+    Parameters
+    ----------
+    model : Sequential
+        Not modified: a copy runs the forward pass (eval mode).
+    x : (N, ...) inputs
+
+    Returns
+    -------
+    dict ReLU layer index -> fraction in [0, 1] (units = channels x positions, as in
+    training statistics).
+    """
+    m = model.copy().eval()
+    m.forward(x, capture=True)
+    out = {}
+    for i, layer in enumerate(m):
+        if type(layer).__name__ == "ReLU":
+            alive = (m.activations[i] > 0).any(axis=0)
+            out[i] = float(1.0 - alive.mean()) if alive.size else 0.0
+    return out
+
+
 def stats_series(stats: dict, key: str, names: list[str]) -> dict[str, np.ndarray]:
     """One statistic (e.g. ``"grad_norm"``) of the given parameters from training stats."""
     params = stats.get("params", {})

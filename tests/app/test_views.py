@@ -234,6 +234,7 @@ def test_pages_work_on_an_uploaded_model_without_history(monkeypatch, tmp_path):
     assert any("No training statistics" in c.value for c in at.caption)
     titles = [s["layout"]["title"]["text"] for s in plotly_specs(at)]
     assert "Gradient norm per layer (one batch)" in titles
+    assert "Dead ReLU units (on 32 images)" in titles
 
 
 def _synthetic_rgb_set(folder: Path, n_train: int = 300, n_test: int = 200) -> None:

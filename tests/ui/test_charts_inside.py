@@ -366,3 +366,19 @@ def test_unvalidated_figures_serialise_their_values():
     values = np.frombuffer(base64.b64decode(z["bdata"]), dtype=z["dtype"])
     np.testing.assert_allclose(values, a.ravel())
     assert spec["layout"]["template"]["layout"]["paper_bgcolor"] == "white"
+
+
+def test_dead_relu_fractions_on_one_batch():
+    from netcore.activations import ReLU
+    from netcore.layers import Dense
+    from netcore.model import Sequential
+    from ui.inspect import dead_relu_fractions
+
+    dense = Dense(2, 3, rng=np.random.default_rng(0))
+    w, b = (p for _, p in dense.named_parameters())
+    w.data[...] = [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]]
+    b.data[...] = [0.0, -10.0, 0.0]  # unit 1 is negative for every input in [0, 1]
+    model = Sequential([dense, ReLU()])
+    x = np.random.default_rng(1).random((16, 2)).astype(np.float32)
+    assert dead_relu_fractions(model, x) == {1: pytest.approx(1 / 3)}
+    assert np.array_equal(w.data, [[1.0, 0.0], [-1.0, 0.0], [0.0, 1.0]])  # model untouched
