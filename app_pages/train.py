@@ -141,10 +141,22 @@ def on_lr_change() -> None:
         st.toast(f"Learning rate set to {lr:g} from the next batch on.", icon=":material/tune:")
 
 
+SAFE_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 0.1}
+"""Learning rates that train the presets well: a retry after a divergence never goes above."""
+
+
+def retry_lr(run) -> float:
+    """A tenth of the learning rate that diverged (the one in use then, it may have been
+    changed mid-run), capped at the optimizer's usual rate: a tenth of 3 still diverges."""
+    snap = run.job.snapshot(with_history=False) if run.job is not None else run.snapshot()
+    lr = float(snap.lr or run.config.lr) / 10
+    return float(f"{min(lr, SAFE_LR.get(run.config.optimizer, 1e-3)):.1g}")
+
+
 def on_retry_lower_lr() -> None:
     run = state.current_run()
-    lr = run.config.lr / 10 if run is not None else st.session_state.get("train.lr", 1e-3) / 10
-    st.session_state["train.lr"] = lr
+    if run is not None:
+        st.session_state["train.lr"] = retry_lr(run)
     on_start()
 
 
@@ -387,9 +399,8 @@ def live_view() -> None:
             )
         if snap.status == "diverged":
             st.error(f"**Training diverged.** {snap.stop_reason}", icon=":material/warning:")
-            lr = run.config.lr
             st.button(
-                f"Train again with learning rate {lr / 10:g}",
+                f"Train again with learning rate {retry_lr(run):g}",
                 type="primary",
                 on_click=on_retry_lower_lr,
                 key="train.retry",
