@@ -451,6 +451,14 @@ def _move(delta: int, total: int) -> None:
     ss["ce.playing"] = False
 
 
+def _set_playing(playing: bool, total: int) -> None:
+    """Sets the state the button showed (not a toggle: a callback run twice must not undo
+    the click)."""
+    ss["ce.playing"] = playing
+    if playing and ss["ce.step"] >= total - 1:
+        ss["ce.step"] = 0
+
+
 @st.fragment(run_every=PLAY_INTERVAL if ss["ce.playing"] else None)
 def stepper() -> None:
     total = n_steps[stage]
@@ -485,11 +493,10 @@ def stepper() -> None:
             key="ce.play",
             type="primary",
             icon=":material/pause:" if playing else ":material/play_arrow:",
+            on_click=_set_playing,
+            args=(not playing, total),
         ):
-            ss["ce.playing"] = not playing
-            if ss["ce.step"] >= total - 1:
-                ss["ce.step"] = 0
-            st.rerun()
+            st.rerun()  # a full run: the fragment starts or stops ticking
         nav.button(
             "Show all",
             key="ce.all",
@@ -515,21 +522,29 @@ stepper()
 
 with st.expander("A 10-minute lesson with this page", icon=":material/school:"):
     st.markdown(
-        "**How a CNN sees (5 min).** Stage ①, kernel *vertical edge*, press **Play**: each "
-        "output number is nine multiplications and one sum, large where the brightness "
-        "rises from left to right under the kernel. Press **Show all**: the map lights up "
-        "(red) along one side of every vertical stroke and goes negative (blue) on the other. "
-        "Switch to *horizontal edge*: other strokes light up. Stage ②: ReLU keeps only the "
-        "positive evidence. Stage ③: max-pool keeps the strongest answer of each 2×2 "
-        "window, a map half the size that still says *this kind of edge is around here*. A "
-        "trained network learns such kernels itself (see the Filters page).\n\n"
-        "**Why backprop works (5 min).** Stage ④: only the winner of a pool window influenced "
-        "the output, so only it receives gradient. Stage ⑤: where ReLU cut a value off, the "
-        "gradient stops. Stage ⑥: a weight's gradient adds up *output gradient × the pixel it "
-        "multiplied*, over every place the kernel visited: the chain rule, one product at a "
-        "time. Stage ⑦: each pixel collects *output gradient × the weight that touched it*. "
-        "Finish on the **Gradient check** page: these formulas agree with finite differences "
-        "to 9 digits, and a single flipped sign is caught at once and spoils training."
+        "**How a CNN sees (5 min)**\n"
+        "1. Stage ①, kernel *vertical edge*, press **Play**: each output number is nine "
+        "multiplications and one sum, written out below the grids.\n"
+        "2. Press **Show all**: the output is large (red) where brightness rises from left "
+        "to right under the kernel, negative (blue) where it falls: one side of each "
+        "vertical stroke each.\n"
+        "3. Pick *horizontal edge*: other strokes light up. Same image, another question.\n"
+        "4. Stage ②: ReLU keeps only the positive evidence. Stage ③: max-pool keeps the "
+        "strongest answer of each 2×2 window: half the size, still saying *this kind of "
+        "edge is around here*.\n"
+        "5. A trained network learns its kernels itself: show them on the **Filters** page.\n"
+        "\n"
+        "**Why backprop works (5 min)**\n"
+        "1. Stage ④: only the winner of a pool window influenced the output, so only it "
+        "receives gradient.\n"
+        "2. Stage ⑤: where ReLU cut a value off, the gradient stops.\n"
+        "3. Stage ⑥: a weight's gradient adds up *output gradient × the pixel it "
+        "multiplied*, over every place the kernel visited: the chain rule, one product at "
+        "a time.\n"
+        "4. Stage ⑦: each pixel collects *output gradient × the weight that touched it*.\n"
+        "5. Finish on the **Gradient check** page: these formulas agree with finite "
+        "differences to 9 digits, and one flipped sign is caught at once and spoils "
+        "training."
     )
 
 view_math(

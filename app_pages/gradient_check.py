@@ -149,6 +149,7 @@ with left:
         hide_index=True,
         width="stretch",
         column_config={
+            "Gradient": st.column_config.TextColumn(width="medium"),
             "Relative error": st.column_config.NumberColumn(format="%.1e"),
         },
         height=min(38 + 35 * len(table), 560),

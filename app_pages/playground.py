@@ -86,8 +86,11 @@ def config_from_widgets() -> PlaygroundConfig:
     )
 
 
-def toggle_play() -> None:
-    st.session_state[PLAYING] = not st.session_state[PLAYING]
+def set_playing(playing: bool) -> None:
+    """Play or pause. Sets the state the button showed rather than toggling it: a click
+    whose callback happens to run twice (e.g. a full rerun racing the live fragment's
+    rerun) must still pause, not pause and play again."""
+    st.session_state[PLAYING] = playing
     st.session_state[FRAMES] = deque(maxlen=12)
 
 
@@ -108,7 +111,8 @@ with left:
         key="pg.play",
         icon=":material/pause:" if playing else ":material/play_arrow:",
         type="primary",
-        on_click=toggle_play,
+        on_click=set_playing,
+        args=(not playing,),
     )
     step_clicked = bar.button(
         "Step",
@@ -327,4 +331,10 @@ view_math(
     "playground",
     features=", ".join(pg.config.features),
     network="-".join(str(n) for n in (len(pg.config.features), *pg.config.hidden, pg.n_classes)),
+    **{
+        f"W{i + 1}": tuple(w.shape)
+        for i, w in enumerate(
+            w for name, w in pg.model.named_parameters() if name.endswith("weight")
+        )
+    },
 )

@@ -176,11 +176,8 @@ def gradcheck_figure(labels: list[str], errors: list[float], tolerance: float) -
             y=labels,
             orientation="h",
             marker={"color": [PALETTE[2] if good else PALETTE[3] for good in ok]},
-            # The value sits inside its bar, so that it never runs over the pass line.
-            text=[f"{e:.0e}" for e in err],
-            textposition="inside",
-            insidetextanchor="end",
-            textfont={"color": "white", "size": 11},
+            # No numbers on the bars (the table beside has them, and labels ran over the
+            # pass line); the hover shows each value.
             hovertemplate="%{y}: %{x:.2e}<extra></extra>",
         )
     )
