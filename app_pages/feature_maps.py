@@ -192,10 +192,17 @@ def maps_view():
 
     a, b = st.columns([1, 1])
     with a:
+        c, h, w = x.shape[1:]
         show_chart(
             input_figure(x[0], source=input_title),
             key="fm.input",
             filename="input",
+            data={
+                "channel": np.repeat(np.arange(c), h * w),
+                "row": np.tile(np.repeat(np.arange(h), w), c),
+                "column": np.tile(np.arange(w), c * h),
+                "value": x[0].ravel(),
+            },
         )
         if x.shape[1] == 3 and dataset is not None:
             # Colour channels side by side lose the picture: show it too, normalisation undone.

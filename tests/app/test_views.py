@@ -306,3 +306,25 @@ def test_pages_on_a_fresh_colour_model_of_cifar_size(monkeypatch, tmp_path):
         + ", ".join(f"{k} {at.session_state[k]:.0f} ms" for k in
                     ("filters.ms", "fm.ms", "weights.ms", "eval.ms") if k in at.session_state)
     )  # fmt: skip
+
+
+def test_filters_of_an_mlp_are_its_first_layer_templates(monkeypatch, tmp_path):
+    """No conv layer: each unit of the first Dense layer drawn as a 28x28 image."""
+    from netcore.spec import build_model, preset_spec
+
+    model = build_model(preset_spec("mlp", (1, 28, 28), 10), (1, 28, 28),
+                        rng=np.random.default_rng(2))  # fmt: skip
+    info = {
+        "source": "upload", "label": "mlp.npz", "dataset": "mnist_5k",
+        "input_shape": (1, 28, 28), "class_names": [str(i) for i in range(10)], "step": None,
+        "epoch": None, "status": "uploaded", "config": None, "run_id": None,
+    }  # fmt: skip
+    monkeypatch.setenv("NETCORE_RUNS_DIR", str(tmp_path))
+    at = AppTest.from_file(DASHBOARD, default_timeout=60)
+    at.session_state["nc.upload"] = (model, info)
+    at.run()
+    at.switch_page(PAGES["filters"]).run()
+    assert not at.exception, [e.value for e in at.exception]
+    specs = plotly_specs(at)
+    assert len(specs) == 1 and "128 filters 28×28" in specs[0]["layout"]["title"]["text"]
+    assert any("no convolution layers" in c.value for c in at.caption)
