@@ -128,8 +128,8 @@ def stats_view(stats: dict, live: bool):
                 start,
                 what=what,
                 name=picked,
-                now_label=f"step {int(steps[-1]):,}",
-                start_label=f"step {int(steps[0]):,}",
+                now_label=f"now (step {int(steps[-1]):,})",
+                start_label=f"start (step {int(steps[0]):,})",
             )
             centres = (edges[:-1] + edges[1:]) / 2
             data = {what: centres, "now": counts[-1]}
