@@ -78,9 +78,7 @@ with c1:
     choice = st.selectbox(
         "Layer",
         [ALL, *convs] if len(convs) > 1 else convs,
-        format_func=lambda i: (
-            f"all {len(convs)} conv layers" if i == ALL else layer_label(i, model[i])
-        ),
+        format_func=layer_name,
         key="filters.layer",
     )
 with c2:
