@@ -29,7 +29,8 @@ with st.expander("What am I looking at?", icon=":material/help:"):
         "ReLU they are never negative (dark = 0, yellow = strong).\n"
         "* Pooling halves the size and keeps the strongest responses; Dense layers have no "
         "picture, so their units are drawn as a strip of cells.\n"
-        "* **Enlarge a channel** to see one map next to the filter that made it.\n"
+        "* **Click a tile** (or use *Enlarge a channel*) to see that map big, next to the "
+        "filter that made it.\n"
         "* The bars give the network's confidence in each class (softmax of the last layer)."
     )
 
