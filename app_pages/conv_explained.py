@@ -112,9 +112,11 @@ with st.container(border=True):
             "Gradient arriving at the pool output",
             ["ones", "random"],
             key="ce.dp",
+            help="What the rest of a network would send back: with all ones, every pool "
+            "output counts equally in the loss.",
             format_func={
-                "ones": "all ones (loss = sum of the outputs)",
-                "random": "random numbers (seed 0)",
+                "ones": "all ones (L = sum of p)",
+                "random": "random (seed 0)",
             }.get,
             on_change=_restart,
         )
