@@ -208,11 +208,10 @@ with tab_runs:
                     "status": r["status"],
                     "dataset": cfg.dataset,
                     "layers": f"{convs} conv + {dense} dense",
-                    "optimizer, lr": f"{cfg.optimizer} {cfg.lr:g}",
-                    "schedule": cfg.schedule,
-                    "batch": cfg.batch_size,
-                    "epochs": cfg.epochs,
-                    "seed": cfg.seed,
+                    # Folded columns: the table must fit a projector's width without scrolling.
+                    "optimizer, lr": f"{cfg.optimizer} {cfg.lr:g}"
+                    + ("" if cfg.schedule == "constant" else f", {cfg.schedule}"),
+                    "batch × epochs": f"{cfg.batch_size} × {cfg.epochs}",
                     "train loss": m.get("recent_loss", m.get("train_loss")),
                     "val accuracy": m.get("val_accuracy"),
                     "val loss": m.get("val_loss"),
