@@ -296,6 +296,13 @@ def curves_view() -> None:
     snap = st.session_state.get("pg.snapshot")
     if snap is None:
         return
+    if snap.steps == 0:  # one point draws no curve: say what will appear instead
+        st.info(
+            "The train and test loss curves appear here once training starts: press "
+            "**Play**, or **Step** for one update at a time.",
+            icon=":material/show_chart:",
+        )
+        return
     st.plotly_chart(
         charts.loss_figure(snap.history), key="pg.losses", config={"displaylogo": False}
     )

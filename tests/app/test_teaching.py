@@ -47,6 +47,9 @@ def test_playground_plays_steps_and_draws_the_model(app):
     assert not at.exception, [e.value for e in at.exception]
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Epoch"] == "0.0"
+    # No empty loss chart before the first update: a note says what will appear.
+    assert not at.get("plotly_chart")
+    assert any("loss curves appear here" in i.value for i in at.info)
 
     at.button(key="pg.play").click().run()
     assert at.session_state["pg.playing"] is True
@@ -55,6 +58,7 @@ def test_playground_plays_steps_and_draws_the_model(app):
     pg = at.session_state["pg.playground"]
     assert pg.steps >= 40
     assert float({m.label: m.value for m in at.metric}["Epoch"]) > 0
+    assert len(at.get("plotly_chart")) == 1  # the loss curves
 
     # The boundary picture is drawn from the snapshot, which is the model's prediction.
     snap = at.session_state["pg.snapshot"]
