@@ -141,8 +141,9 @@ def on_lr_change() -> None:
         st.toast(f"Learning rate set to {lr:g} from the next batch on.", icon=":material/tune:")
 
 
+# Learning rates that train the presets well: a retry after a divergence never goes above.
+# (A comment, not a docstring: Streamlit would show a bare string on the page.)
 SAFE_LR = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 0.1}
-"""Learning rates that train the presets well: a retry after a divergence never goes above."""
 
 
 def retry_lr(run) -> float:

@@ -197,3 +197,19 @@ def test_a_diverging_run_stops_with_advice(app):
     assert app.session_state["nc.draft"].lr == pytest.approx(1e-3)
     assert run_status(app) in ("queued", "running", "finished", "diverged")
     app.button(key="train.stop").click().run()
+
+
+def test_no_page_shows_a_stray_docstring():
+    """Streamlit's "magic" writes any bare string at a page's top level onto the page: only
+    the module docstring may be one (a docstring under a constant would be shown)."""
+    import ast
+    from pathlib import Path
+
+    pages = Path(__file__).resolve().parents[2] / "app_pages"
+    stray = []
+    for path in sorted(pages.glob("*.py")):
+        body = ast.parse(path.read_text()).body
+        for node in body[1:]:
+            if isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant):
+                stray.append(f"{path.name}:{node.lineno}")
+    assert not stray, f"bare strings shown on the page: {stray}"
