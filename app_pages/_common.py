@@ -46,18 +46,34 @@ def shape_text(shape) -> str:
     return " × ".join(str(int(s)) for s in shape)
 
 
+BANNER_PERIOD_S = 2.0
+
+
 def run_banner() -> None:
-    """One line about the session's run, with a link to the Train page (Data and Build)."""
+    """One line about the session's run, with a link to the Train page (Data and Build).
+
+    It refreshes itself every couple of seconds while the run trains (the rest of the page
+    stays still), so the percentage moves and the end of the run shows.
+    """
     run = state.current_run()
     if run is None or not run.active:
+        return
+    st.fragment(_banner, run_every=BANNER_PERIOD_S)()
+
+
+def _banner() -> None:
+    run = state.current_run()
+    if run is None:
         return
     snap = run.job.snapshot(with_history=False) if run.job is not None else run.snapshot()
     pct = int(100 * snap.progress)
     with st.container(horizontal=True, vertical_alignment="center"):
         status_badge(snap.status)
-        st.caption(
-            f"Run {run.run_id} is {snap.status} ({pct}% done). Changes here apply to the next run."
-        )
+        if snap.active:
+            text = f"Run {run.run_id} is {snap.status} ({pct}% done)."
+        else:
+            text = f"Run {run.run_id} has {snap.status} at step {snap.step:,}."
+        st.caption(text + " Changes here apply to the next run.")
         st.page_link("app_pages/train.py", label="Go to Train", icon=":material/model_training:")
 
 
