@@ -51,6 +51,38 @@ if choice != current:
                 state.set_dataset_key(choice)
                 st.rerun()
 
+with st.expander("Use your own images", icon=":material/upload_file:"):
+    st.markdown(
+        "Upload a **.zip** with one folder per class, e.g. `cat/1.png`, `cat/2.jpg`, "
+        "`dog/1.png`: at least two classes and a few images in each. The images are resized "
+        "to the size you choose, one in five is kept aside for testing, and the set stays on "
+        "this server for every page and run."
+    )
+    u1, u2 = st.columns([3, 2], vertical_alignment="bottom")
+    upload = u1.file_uploader("Zip of class folders", type=["zip"], key="data.own_zip")
+    size = u2.radio(
+        "Image size",
+        ["Grey, 28 × 28 (like MNIST)", "Colour, 32 × 32 (like CIFAR-10)"],
+        key="data.own_size",
+    )
+    if upload is not None and st.button(
+        "Make the dataset", type="primary", icon=":material/dataset:", key="data.own_make"
+    ):
+        shape = (1, 28, 28) if size.startswith("Grey") else (3, 32, 32)
+        try:
+            with st.spinner("Reading your images ..."):
+                new_key, skipped = ui_data.save_uploaded_zip(upload.getvalue(), upload.name, shape)
+        except ui_data.DatasetError as e:
+            st.error(f"{e} The current dataset is unchanged.")
+        else:
+            state.set_dataset_key(new_key)
+            st.session_state["data.own_skipped"] = skipped
+            st.rerun()
+    skipped = st.session_state.get("data.own_skipped")
+    if skipped:
+        st.warning(f"{len(skipped)} file(s) of your zip were skipped:")
+        st.markdown("\n".join(f"- {p}" for p in skipped[:20]))
+
 ds = state.current_dataset()
 info = ds.info
 st.subheader(info.title)

@@ -27,6 +27,7 @@ from netcore.datasets import (
     load_dataset,
     load_raw,
     make_toy,
+    save_custom,
     train_test_split,
 )
 
@@ -163,3 +164,18 @@ def sample_grid(
     idx = ds.samples_per_class(per_class, split=split, seed=seed)
     raw, y = (ds.raw_train, ds.y_train) if split == "train" else (ds.raw_test, ds.y_test)
     return raw[idx], y[idx]
+
+
+def save_uploaded_zip(
+    data: bytes, zip_name: str, input_shape: tuple[int, int, int]
+) -> tuple[str, list[str]]:
+    """A .zip of class folders -> (key of the saved dataset, one sentence per skipped file).
+
+    The images are resized to `input_shape` and kept on this server (see
+    ``netcore.datasets.custom``), so every page, every run and a reload can use the key.
+    Raises DatasetError with a message that names the problem (not a zip, too few images ...).
+    """
+    from ui.images import load_zip_dataset
+
+    ds, problems = load_zip_dataset(data, zip_name, input_shape)
+    return save_custom(ds), problems

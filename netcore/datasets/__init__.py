@@ -31,6 +31,7 @@ from netcore.datasets.catalog import (
     make_dataset,
 )
 from netcore.datasets.core import Dataset, DatasetError, DatasetInfo, to_display
+from netcore.datasets.custom import save_custom
 from netcore.datasets.download import cache_root
 from netcore.datasets.images import PreparedImage, prepare_image, resize
 from netcore.datasets.split import stratified_split, train_test_split
@@ -68,6 +69,7 @@ __all__ = [
     "make_dataset",
     "make_toy",
     "prepare_image",
+    "save_custom",
     "random_flip",
     "random_shift",
     "read_folder",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from netcore.datasets import download, readers
+from netcore.datasets import custom, download, readers
 from netcore.datasets.bundled import load_mnist_5k_raw
 from netcore.datasets.core import Dataset, DatasetError, DatasetInfo, ProgressCallback
 from netcore.datasets.download import RemoteFile, Source
@@ -146,6 +146,8 @@ def canonical_key(key: str) -> str:
 
 def dataset_info(key: str, cache_dir: str | Path | None = None) -> DatasetInfo:
     """The description of dataset `key`, with ``available`` filled in."""
+    if custom.is_custom(key):
+        return custom.custom_info(key, cache_dir)
     key = canonical_key(key)
     if key not in _INFOS:
         known = ", ".join(_INFOS)
@@ -156,8 +158,9 @@ def dataset_info(key: str, cache_dir: str | Path | None = None) -> DatasetInfo:
 
 
 def list_datasets(cache_dir: str | Path | None = None) -> list[DatasetInfo]:
-    """All image datasets, bundled first, each saying whether it can be used offline now."""
-    return [dataset_info(key, cache_dir) for key in _INFOS]
+    """All image datasets, bundled first, each saying whether it can be used offline now; then
+    the user's own saved image sets (see `netcore.datasets.custom`)."""
+    return [dataset_info(key, cache_dir) for key in _INFOS] + custom.list_custom(cache_dir)
 
 
 def load_raw(
@@ -176,7 +179,9 @@ def load_raw(
     raw_test : uint8 (N_test, C, H, W)
     y_test : int64 (N_test,)
     """
-    key = dataset_info(key).key  # canonical spelling; a clear error for an unknown key
+    key = dataset_info(key, cache_dir).key  # canonical spelling; a clear error for an unknown key
+    if custom.is_custom(key):
+        return custom.load_custom_raw(key, cache_dir)
     if key == "mnist_5k":
         return load_mnist_5k_raw()
     cached = download.load_parsed(key, cache_dir)
