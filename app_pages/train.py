@@ -18,6 +18,7 @@ from ui import state
 from ui.charts.curves import accuracy_figure, epoch_table, loss_figure, step_table
 from ui.config import OPTIMIZERS, SCHEDULES, Limits
 from ui.jobs import FINAL, LimitError
+from ui.math_panels import view_math
 from ui.show import show_chart
 from ui.training import check_config, load_model_file, model_bytes
 
@@ -344,6 +345,11 @@ with settings_col:
     )
     if active:
         st.caption("Only the learning rate changes a running run; the rest applies to the next.")
+    view_math(
+        "train",
+        optimizer=OPT_LABELS.get(st.session_state.get("train.optimizer"), "?"),
+        batch=st.session_state.get("train.batch_size"),
+    )
     # Keep the settings in the draft: leaving the page drops the widgets' state.
     new_cfg = _settings_config()
     if new_cfg != state.draft_config():

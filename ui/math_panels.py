@@ -301,6 +301,30 @@ VIEW_MATH: dict[str, Math] = {
         "with the flipped kernel.",
         code=("forward", "backward", "conv2d_naive", "conv2d_backward_naive"),
     ),
+    "train": Math(
+        "One training step: mini-batch gradient descent",
+        forward=(
+            r"L_B(\theta) = \frac{1}{|B|}\sum_{n \in B} \ell\big(f_\theta(x_n),\,t_n\big)"
+            r"\qquad (B:\ \text{one batch of the shuffled training set})",
+        ),
+        backward=(
+            r"g = \nabla_\theta L_B + \lambda\,\theta\qquad"
+            r"\text{(backward pass, plus weight decay } \lambda)",
+            r"\text{SGD + momentum: } v \leftarrow \mu v + g,\quad "
+            r"\theta \leftarrow \theta - \eta\,v",
+            r"\text{Adam: } m \leftarrow \beta_1 m + (1-\beta_1)g,\ "
+            r"s \leftarrow \beta_2 s + (1-\beta_2)g^2,\ "
+            r"\theta \leftarrow \theta - \eta\,\frac{m/(1-\beta_1^t)}"
+            r"{\sqrt{s/(1-\beta_2^t)} + \epsilon}",
+            r"\text{cosine schedule: } \eta_t = \eta_{\min} + \tfrac{1}{2}"
+            r"(\eta - \eta_{\min})\big(1 + \cos(\pi t / T)\big)",
+        ),
+        notes="One step = one batch: forward, loss, backward, update. An epoch is one pass "
+        "over the training set; the validation accuracy is measured on images the update "
+        "never sees. AdamW applies the weight decay to the weights directly instead of "
+        "adding it to g.",
+        code=("Trainer.step", "SGD._update", "Adam.step", "CosineLR"),
+    ),
     "gradient_check": Math(
         "Gradient check (finite differences)",
         forward=(
@@ -324,6 +348,8 @@ _MODULES = (
     "netcore.functional",
     "netcore.model",
     "netcore.optim",
+    "netcore.schedules",
+    "netcore.train",
     "netcore.gradcheck",
     "netcore.metrics",
     "netcore.explain",
