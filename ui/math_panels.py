@@ -302,7 +302,7 @@ VIEW_MATH: dict[str, Math] = {
         code=("forward", "backward", "conv2d_naive", "conv2d_backward_naive"),
     ),
     "train": Math(
-        "One training step: mini-batch gradient descent",
+        "one training step",
         forward=(
             r"L_B(\theta) = \frac{1}{|B|}\sum_{n \in B} \ell\big(f_\theta(x_n),\,t_n\big)"
             r"\qquad (B:\ \text{one batch of the shuffled training set})",
