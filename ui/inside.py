@@ -243,7 +243,7 @@ def chart_with_data(fig, *, key: str, data=None, filename: str, on_click=None) -
     """`ui.show.show_chart` for a chart whose points can be clicked: ``on_click`` (a callback)
     runs when the user clicks a point, and reads the selection from
     ``st.session_state[f"{key}.chart"]``. PNG export and the CSV download as everywhere."""
-    from ui.show import plotly_config, show_chart, to_csv
+    from ui.show import csv_download, plotly_config, show_chart
 
     if on_click is None:
         show_chart(fig, key=key, data=data, filename=filename)
@@ -257,16 +257,7 @@ def chart_with_data(fig, *, key: str, data=None, filename: str, on_click=None) -
         selection_mode="points",
     )
     if data is not None:
-        st.download_button(
-            "Download data (CSV)",
-            data=lambda: to_csv(data),
-            file_name=f"{filename}.csv",
-            mime="text/csv",
-            key=f"{key}.csv",
-            on_click="ignore",
-            icon=":material/download:",
-            type="tertiary",
-        )
+        csv_download(data, filename, key)
 
 
 # -- small widgets -------------------------------------------------------------------------

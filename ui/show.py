@@ -90,14 +90,18 @@ def show_chart(
         fig.update_layout(height=height)
     st.plotly_chart(fig, width="stretch", config=plotly_config(filename), key=f"{key}.chart")
     if data is not None:
-        snapshot = data
-        st.download_button(
-            "Download data (CSV)",
-            data=lambda: to_csv(snapshot),
-            file_name=f"{filename}.csv",
-            mime="text/csv",
-            key=f"{key}.csv",
-            on_click="ignore",
-            icon=":material/download:",
-            type="tertiary",
-        )
+        csv_download(data, filename, key)
+
+
+def csv_download(data, filename: str, key: str) -> None:
+    """A "Download data (CSV)" button under a chart; the CSV is made only when clicked."""
+    st.download_button(
+        "Download data (CSV)",
+        data=lambda: to_csv(data),
+        file_name=f"{filename}.csv",
+        mime="text/csv",
+        key=f"{key}.csv",
+        on_click="ignore",
+        icon=":material/download:",
+        type="tertiary",
+    )
