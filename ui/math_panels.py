@@ -16,6 +16,7 @@ without Streamlit.
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 from dataclasses import dataclass, field
@@ -360,6 +361,7 @@ _MODULES = (
 _ROOT = Path(__file__).resolve().parents[1]
 
 
+@functools.lru_cache(maxsize=256)  # the code does not change while the server runs
 def find_source(name: str) -> tuple[str, str] | None:
     """Locate a netcore name such as ``"Conv2D.backward"`` or ``"conv2d_naive"``.
 

@@ -93,8 +93,21 @@ def show_chart(
         csv_download(data, filename, key)
 
 
+def _is_empty(data) -> bool:
+    """True for a table with no rows: a DataFrame, or a dict whose columns are all empty."""
+    if hasattr(data, "empty") and hasattr(data, "columns"):  # a DataFrame
+        return bool(data.empty)
+    if isinstance(data, dict):
+        return all(np.size(v) == 0 for v in data.values())
+    return False
+
+
 def csv_download(data, filename: str, key: str) -> None:
-    """A "Download data (CSV)" button under a chart; the CSV is made only when clicked."""
+    """A "Download data (CSV)" button under a chart; the CSV is made only when clicked.
+    Nothing is shown while the chart has no data yet (a download of an empty file helps no one).
+    """
+    if _is_empty(data):
+        return
     st.download_button(
         "Download data (CSV)",
         data=lambda: to_csv(data),

@@ -241,8 +241,10 @@ def test_confusion_figure_counts_and_normalised():
 def test_precision_recall_figure_percentages():
     pr = precision_recall(np.array([[3, 1], [0, 0]]))
     fig = precision_recall_figure(pr, ["a", "b"])
-    np.testing.assert_allclose(fig.data[0].y, [100, 0])  # precision; b undefined -> 0 bar
-    np.testing.assert_allclose(fig.data[1].y, [75, 0])
+    np.testing.assert_allclose(fig.data[0].y, [100, 0])  # b predicted once, wrongly
+    assert list(fig.data[1].y) == [75, None]  # no image of b: its recall is undefined, no bar
+    notes = [(a.x, a.text) for a in fig.layout.annotations]
+    assert notes == [("b", "n/a")]
 
 
 def test_gallery_figure_labels_in_order():

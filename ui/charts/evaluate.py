@@ -87,7 +87,8 @@ def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -
             {
                 "type": "bar",
                 "x": names,
-                "y": np.nan_to_num(v),
+                # Undefined (a class never predicted has no precision): no bar, an "n/a" note.
+                "y": [None if np.isnan(a) else float(a) for a in v],
                 "name": label,
                 "marker": {"color": PALETTE[i]},
                 "customdata": np.stack([v, pr["support"]], axis=-1),
@@ -99,6 +100,22 @@ def precision_recall_figure(pr: dict[str, np.ndarray], class_names: list[str]) -
         )
     layout = layout_spec("Precision and recall per class", height=340, x_title="class", y_title="%")
     layout.update(barmode="group", bargap=0.25)
+    layout["annotations"] = [
+        {
+            "x": names[c],
+            "y": 0,
+            "text": "n/a",
+            "showarrow": False,
+            "yanchor": "bottom",
+            "xshift": -12 if i == 0 else 12,
+            "font": {"size": 10},
+            "hovertext": f"{label} undefined: no test image is "
+            + ("predicted as" if i == 0 else "of")
+            + f" class {names[c]}",
+        }
+        for i, label in enumerate(("precision", "recall"))
+        for c in np.flatnonzero(np.isnan(np.asarray(pr[label], dtype=np.float64)))
+    ]
     layout["xaxis"]["type"] = "category"
     layout["yaxis"].update(range=[0, 105], ticksuffix="%")
     return figure({"data": bars, "layout": layout})
