@@ -140,6 +140,7 @@ with st.container(horizontal=True, vertical_alignment="center"):
         help="Step through the saved snapshots, about one a second, to watch the filters form.",
     )
 REPLAY_S = 0.9
+MAX_KERNELS = 512  # tiles in "each channel" mode, per layer
 
 
 def kernels_table(w: np.ndarray) -> dict:
@@ -165,6 +166,15 @@ def filters_view():
         w = weight_of(i, moment, live_model)
         if w.ndim == 2:
             w = dense_as_images(w, tuple(info["input_shape"]))
+        if mode == "all" and w.shape[0] * w.shape[1] > MAX_KERNELS:
+            # 64 filters x 64 channels would be 4,096 tiles of a few pixels: show what fits.
+            keep = max(1, MAX_KERNELS // w.shape[1])
+            st.caption(
+                f"{layer_label(i, model[i])}: the first {keep} of {w.shape[0]} filters, each "
+                f"with its {w.shape[1]} input channels (more would be too small to see). The "
+                "average shows them all."
+            )
+            w = w[:keep]
         fig = filters_figure(
             w,
             mode=mode,

@@ -283,6 +283,9 @@ def test_pages_on_a_fresh_colour_model_of_cifar_size(monkeypatch, tmp_path):
     assert "in colour" in specs[0]["layout"]["title"]["text"]
     at.toggle(key="filters.rgb").set_value(False).run()
     assert "mean over 3 input channels" in plotly_specs(at)[0]["layout"]["title"]["text"]
+    at.radio(key="filters.mode").set_value("all").run()  # 32 x 32 kernels: capped to 512 tiles
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("the first 16 of 32 filters" in c.value for c in at.caption)
 
     at.switch_page(PAGES["feature_maps"]).run()
     assert not at.exception, [e.value for e in at.exception]
