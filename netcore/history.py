@@ -61,12 +61,17 @@ class History:
         )
 
     def snapshot(self) -> History:
-        """A consistent copy (safe to read while another thread keeps training)."""
+        """A consistent copy of the curves (safe to read while another thread keeps training).
+
+        The statistics are not copied: the copy reads them from the same monitor when asked
+        (``.stats``), because a live chart redrawn every second rarely needs them and turning
+        them into plain lists costs more than copying the curves.
+        """
         n = len(self)
         copy = History()
-        copy.steps = {k: list(v[:n]) for k, v in self.steps.items()}
+        copy.steps = {k: v[:n] for k, v in self.steps.items()}  # list slices are copies
         copy.epochs = [dict(e) for e in self.epochs[:]]
-        copy._stats = self.stats
+        copy._monitor, copy._stats = self._monitor, self._stats
         return copy
 
     def to_dict(self) -> dict:

@@ -256,21 +256,9 @@ class EngineStepper:
         return record
 
     def history_copy(self):
-        """A consistent copy; safe to call from another thread while training goes on.
-
-        The statistics (``.stats``) are not copied here but read when asked for: the Train
-        page redraws its curves every second and never needs them, and the monitor keeps
-        its plain-dict form cached until the next record.
-        """
-        from netcore.history import History
-
-        live = self.trainer.history
-        n = len(live)
-        copy = History()
-        copy.steps = {k: v[:n] for k, v in live.steps.items()}
-        copy.epochs = [dict(e) for e in live.epochs[:]]
-        copy._monitor = live._monitor
-        return copy
+        """A consistent copy; safe to call from another thread while training goes on
+        (the statistics are read from the monitor only when asked for)."""
+        return self.trainer.history.snapshot()
 
     def state_dict(self) -> dict:
         return self.model.state_dict()

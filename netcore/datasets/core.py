@@ -89,6 +89,31 @@ class DatasetInfo:
         return self.kind in ("digits", "clothing")
 
 
+def own_images_info(
+    key: str,
+    title: str,
+    class_names,
+    input_shape: tuple[int, int, int],
+    n_train: int,
+    n_test: int,
+    source_url: str = "",
+) -> DatasetInfo:
+    """The description of a dataset made of the user's own images."""
+    return DatasetInfo(
+        key=key,
+        title=title,
+        description=f"{n_train + n_test} of your own images in {len(class_names)} classes.",
+        class_names=tuple(class_names),
+        input_shape=tuple(input_shape),
+        n_train=n_train,
+        n_test=n_test,
+        source_url=source_url,
+        licence="Your images.",
+        kind="custom",
+        available=True,
+    )
+
+
 @dataclass(frozen=True, eq=False)
 class Dataset:
     """Train and test images, ready for a network.

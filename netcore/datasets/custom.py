@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from netcore.datasets.core import Dataset, DatasetError, DatasetInfo
+from netcore.datasets.core import Dataset, DatasetError, DatasetInfo, own_images_info
 from netcore.datasets.download import cache_root
 
 PREFIX = "custom-"
@@ -56,6 +56,7 @@ def save_custom(dataset: Dataset, cache_dir: str | Path | None = None) -> str:
     path = _path(key, cache_dir)
     if path.is_file():
         return key
+    tmp = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=".custom.", suffix=".npz", dir=path.parent)
@@ -71,7 +72,7 @@ def save_custom(dataset: Dataset, cache_dir: str | Path | None = None) -> str:
             )
         os.replace(tmp, path)  # readers never see half a file
     except OSError as e:
-        if "tmp" in locals():
+        if tmp is not None:
             Path(tmp).unlink(missing_ok=True)
         raise DatasetError(
             f"Could not keep your images in {path.parent} ({e.strerror or e}). Free some disk "
@@ -96,18 +97,8 @@ def _read(key: str, cache_dir: str | Path | None, arrays: bool):
             shape = tuple(int(s) for s in f["raw_test"].shape[1:])
     except (OSError, ValueError, KeyError, EOFError) as e:
         raise DatasetError(f"The saved image set {key} is damaged ({e}); upload it again.") from e
-    info = DatasetInfo(
-        key=key,
-        title=title,
-        description=f"{len(y_train) + len(y_test)} of your own images in {len(names)} classes.",
-        class_names=names,
-        input_shape=shape,
-        n_train=len(y_train),
-        n_test=len(y_test),
-        source_url="uploaded to this server",
-        licence="Your images.",
-        kind="custom",
-        available=True,
+    info = own_images_info(
+        key, title, names, shape, len(y_train), len(y_test), "uploaded to this server"
     )
     return info, raw
 

@@ -35,7 +35,7 @@ from pathlib import Path, PurePosixPath
 import numpy as np
 
 from netcore.datasets.catalog import make_dataset
-from netcore.datasets.core import Dataset, DatasetError, DatasetInfo
+from netcore.datasets.core import Dataset, DatasetError, own_images_info
 from netcore.datasets.images import match_channels, pad_to_aspect, resize, to_unit
 from netcore.datasets.split import stratified_split
 
@@ -245,18 +245,6 @@ def build_image_dataset(
     raw = np.stack([np.moveaxis(x, -1, 0) for n in names for x in images[n]])  # (N, C, H, W)
     y = np.concatenate([np.full(len(images[n]), k, dtype=np.int64) for k, n in enumerate(names)])
     train_idx, test_idx = stratified_split(y, test_ratio, np.random.default_rng(seed))
-    info = DatasetInfo(
-        key="custom",
-        title=title,
-        description=f"{len(y)} of your own images in {len(names)} classes.",
-        class_names=tuple(names),
-        input_shape=(c, h, w),
-        n_train=len(train_idx),
-        n_test=len(test_idx),
-        source_url="",
-        licence="Your images.",
-        kind="custom",
-        available=True,
-    )
+    info = own_images_info("custom", title, names, (c, h, w), len(train_idx), len(test_idx))
     ds = make_dataset(info, raw[train_idx], y[train_idx], raw[test_idx], y[test_idx], normalization)
     return ds, problems

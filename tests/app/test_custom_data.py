@@ -7,7 +7,8 @@ import pytest
 from apphelp import goto, run_until, texts
 from test_dashboard import run_status
 
-from netcore.datasets import DatasetInfo, make_dataset, save_custom
+from netcore.datasets import make_dataset, save_custom
+from netcore.datasets.core import own_images_info
 
 
 @pytest.fixture
@@ -18,19 +19,7 @@ def own_set(tmp_path, monkeypatch):
     y = np.tile([0, 1], 40)
     raw = np.clip(rng.normal(60 + 120 * y[:, None, None, None], 20, (80, 3, 32, 32)), 0, 255)
     raw = raw.astype(np.uint8)
-    info = DatasetInfo(
-        key="custom",
-        title="squares",
-        description="",
-        class_names=("dark", "light"),
-        input_shape=(3, 32, 32),
-        n_train=64,
-        n_test=16,
-        source_url="",
-        licence="",
-        kind="custom",
-        available=True,
-    )
+    info = own_images_info("custom", "squares", ("dark", "light"), (3, 32, 32), 64, 16)
     ds = make_dataset(info, raw[:64], y[:64], raw[64:], y[64:])
     return save_custom(ds)
 
